@@ -1,0 +1,18 @@
+/**
+ * lora2gguf core: PEFT LoRA adapter -> llama.cpp GGUF LoRA adapter. Pure TypeScript: no DOM,
+ * no Node built-ins; all I/O through ByteSource / ByteSink.
+ */
+export { inspect, planFrom, planHeader } from './plan';
+export type { ConversionPlan, PlannedTensor, PlannedModule, Diagnostic, InspectOptions, InspectInput, PartRecipe } from './plan';
+export { convert, assertConvertible } from './convert';
+export type { ConvertOptions, ProgressEvent } from './convert';
+export { ConversionError, ERROR_CODES, isAbortError, isConversionError } from './errors';
+export type { ErrorCode, ErrorDetails, SerializedConversionError, AbortSignalLike } from './errors';
+export { bytesSource, MemorySink, CountingSink } from './io';
+export type { ByteSource, ByteSink } from './io';
+export { OUTTYPES } from './tensor/encode';
+export type { OutType, OutTypeOption, GgmlTypeName } from './tensor/encode';
+export { parseAdapterConfig, parseBaseConfig } from './peft/config';
+export type { AdapterConfig, BaseConfig } from './peft/config';
+export { FAMILIES, supportedArchitectures } from './arch/registry';
+export { defaultOutputFileName } from './naming';

@@ -1,0 +1,118 @@
+import { ConversionError } from '../errors';
+import type { F32Tensor } from './read';
+
+/**
+ * Transforms applied to one factor matrix (row-major, HF layout), as plain data so a plan can
+ * be sent to a worker, printed and compared. Data movement works on bit patterns; only `scale`
+ * and `addOne` do arithmetic (in float32, as the reference does).
+ */
+export type MatrixOp =
+  /** Swap rows and columns. */
+  | { op: 'transpose' }
+  /** Keep rows [start, start + count). */
+  | { op: 'rows'; start: number; count: number }
+  /**
+   * Decompose the row index into `dims` (row-major, last dim fastest) and permute the axes
+   * like numpy's `reshape(dims).transpose(perm)`; the Llama q/k rotary permutation is
+   * `dims = [nHead, 2, -1], perm = [0, 2, 1]`. One dim may be -1 (inferred).
+   */
+  | { op: 'rowAxes'; dims: number[]; perm: number[] }
+  /** Rows in blocks of `blockRows`; output block i is input block `order[i]`. */
+  | { op: 'rowBlocks'; blockRows: number; order: number[] }
+  /** Multiply every value by `factor` (float32 product). */
+  | { op: 'scale'; factor: number }
+  /** Add 1 to every value (float32): Gemma-style norm weights. */
+  | { op: 'addOne' };
+
+/** The Llama-family rotary permutation of the output rows of a q or k projection. */
+export function ropePermute(nHead: number): MatrixOp {
+  return { op: 'rowAxes', dims: [nHead, 2, -1], perm: [0, 2, 1] };
+}
+
+function shapeError(message: string): ConversionError {
+  return new ConversionError('shape_mismatch', message);
+}
+
+/** Apply `ops` in order to a 2-D (or 1-D, for scale/addOne) tensor. Returns a new tensor. */
+export function applyOps(t: F32Tensor, ops: readonly MatrixOp[]): F32Tensor {
+  let cur = t;
+  for (const op of ops) cur = applyOp(cur, op);
+  return cur;
+}
+
+function dims2(t: F32Tensor): [number, number] {
+  if (t.shape.length === 1) return [t.shape[0]!, 1];
+  if (t.shape.length !== 2) throw shapeError(`expected a matrix, got shape [${t.shape.join(', ')}]`);
+  return [t.shape[0]!, t.shape[1]!];
+}
+
+export function applyOp(t: F32Tensor, op: MatrixOp): F32Tensor {
+  switch (op.op) {
+    case 'transpose': {
+      const [rows, cols] = dims2(t);
+      const out = new Uint32Array(rows * cols);
+      for (let r = 0; r < rows; r++) {
+        const base = r * cols;
+        for (let c = 0; c < cols; c++) out[c * rows + r] = t.bits[base + c]!;
+      }
+      return { shape: [cols, rows], bits: out };
+    }
+    case 'rows': {
+      const [rows, cols] = dims2(t);
+      if (op.start < 0 || op.start + op.count > rows) throw shapeError(`cannot take rows ${op.start}..${op.start + op.count} of ${rows}`);
+      return { shape: [op.count, cols], bits: t.bits.slice(op.start * cols, (op.start + op.count) * cols) };
+    }
+    case 'rowAxes': {
+      const [rows, cols] = dims2(t);
+      const { perm } = op;
+      // One dim may be -1: inferred from the row count, as in numpy's reshape.
+      const known = op.dims.reduce((a, d) => (d === -1 ? a : a * d), 1);
+      const dims = op.dims.map((d) => (d === -1 ? rows / known : d));
+      const n = dims.reduce((a, d) => a * d, 1);
+      if (n !== rows || !dims.every((d) => Number.isInteger(d) && d > 0)) {
+        throw shapeError(`cannot view ${rows} rows as [${dims.join(', ')}]`);
+      }
+      // Strides of the input axes, and the output's dims (input dims permuted).
+      const inStrides = dims.map((_, i) => dims.slice(i + 1).reduce((a, d) => a * d, 1));
+      const outDims = perm.map((p) => dims[p]!);
+      const out = new Uint32Array(rows * cols);
+      const idx = new Array<number>(outDims.length).fill(0);
+      for (let o = 0; o < rows; o++) {
+        let src = 0;
+        for (let k = 0; k < outDims.length; k++) src += idx[k]! * inStrides[perm[k]!]!;
+        out.set(t.bits.subarray(src * cols, src * cols + cols), o * cols);
+        for (let k = outDims.length - 1; k >= 0; k--) {
+          idx[k]! += 1;
+          if (idx[k]! < outDims[k]!) break;
+          idx[k] = 0;
+        }
+      }
+      return { shape: t.shape.slice(), bits: out };
+    }
+    case 'rowBlocks': {
+      const [rows, cols] = dims2(t);
+      const { blockRows, order } = op;
+      if (blockRows * order.length !== rows) throw shapeError(`cannot regroup ${rows} rows as ${order.length} blocks of ${blockRows}`);
+      const out = new Uint32Array(rows * cols);
+      const blockLen = blockRows * cols;
+      order.forEach((src, i) => out.set(t.bits.subarray(src * blockLen, src * blockLen + blockLen), i * blockLen));
+      return { shape: t.shape.slice(), bits: out };
+    }
+    case 'scale': {
+      if (op.factor === 1) return t;
+      const out = new Uint32Array(t.bits.length);
+      const src = new Float32Array(t.bits.buffer, t.bits.byteOffset, t.bits.length);
+      const dst = new Float32Array(out.buffer);
+      // The product is rounded to float32 once, on the store.
+      for (let i = 0; i < src.length; i++) dst[i] = src[i]! * op.factor;
+      return { shape: t.shape.slice(), bits: out };
+    }
+    case 'addOne': {
+      const out = new Uint32Array(t.bits.length);
+      const src = new Float32Array(t.bits.buffer, t.bits.byteOffset, t.bits.length);
+      const dst = new Float32Array(out.buffer);
+      for (let i = 0; i < src.length; i++) dst[i] = src[i]! + 1;
+      return { shape: t.shape.slice(), bits: out };
+    }
+  }
+}
