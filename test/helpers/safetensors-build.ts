@@ -1,0 +1,115 @@
+/**
+ * Hermetic safetensors builders for tests: well-formed files from {name, dtype, shape, data}
+ * entries, and the pieces to craft malformed ones (raw header JSON, wrong lengths, truncation).
+ * Everything happens in memory; nothing is read from disk.
+ */
+
+export type BuildDtype = 'F32' | 'F16' | 'BF16' | (string & {});
+
+export interface BuildTensor {
+  name: string;
+  dtype: BuildDtype;
+  shape: number[];
+  /**
+   * The tensor's raw little-endian bytes, or numbers: encoded as F32 for 'F32', and for
+   * 'F16'/'BF16' taken as the 16-bit patterns themselves (so tests control every bit).
+   * Omitted: zero bytes of the size shape × dtype implies.
+   */
+  data?: Uint8Array | ArrayLike<number>;
+}
+
+const DTYPE_SIZE: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I8: 1, U8: 1, F8_E4M3: 1, F8_E5M2: 1, I32: 4, I64: 8 };
+
+/** Bytes per element of a dtype (1 for anything this helper does not know). */
+export function dtypeSize(dtype: string): number {
+  return DTYPE_SIZE[dtype] ?? 1;
+}
+
+function tensorBytes(t: BuildTensor): Uint8Array {
+  const n = t.shape.reduce((a, d) => a * d, 1);
+  if (t.data === undefined) return new Uint8Array(n * dtypeSize(t.dtype));
+  if (t.data instanceof Uint8Array) return t.data;
+  const values = t.data;
+  if (t.dtype === 'F32') {
+    const out = new Uint8Array(values.length * 4);
+    const view = new DataView(out.buffer);
+    for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true);
+    return out;
+  }
+  if (t.dtype === 'F16' || t.dtype === 'BF16') {
+    const out = new Uint8Array(values.length * 2);
+    const view = new DataView(out.buffer);
+    for (let i = 0; i < values.length; i++) view.setUint16(i * 2, values[i]!, true);
+    return out;
+  }
+  throw new Error(`safetensors-build: give raw bytes for dtype ${t.dtype}`);
+}
+
+/** The 8-byte little-endian length prefix followed by the header bytes. */
+export function headerPrefix(headerLength: number | bigint): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerLength), true);
+  return out;
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/**
+ * A file from a raw header value (any JSON-serialisable value, or a string used verbatim) and
+ * raw data bytes: the building block for malformed files.
+ */
+export function buildRawSafetensors(header: unknown, data: Uint8Array = new Uint8Array(0), options: { pad?: boolean } = {}): Uint8Array {
+  let text = typeof header === 'string' ? header : JSON.stringify(header);
+  // The format pads the header with spaces to a multiple of 8 so the data is aligned.
+  if (options.pad !== false) while ((8 + new TextEncoder().encode(text).byteLength) % 8 !== 0) text += ' ';
+  const json = new TextEncoder().encode(text);
+  return concatBytes(headerPrefix(json.byteLength), json, data);
+}
+
+export interface BuildOptions {
+  metadata?: Record<string, string>;
+}
+
+/** The header JSON object and data section for `tensors`, laid out back to back in order. */
+export function layoutSafetensors(tensors: BuildTensor[], options: BuildOptions = {}): { header: Record<string, unknown>; data: Uint8Array } {
+  const header: Record<string, unknown> = {};
+  if (options.metadata) header.__metadata__ = options.metadata;
+  const chunks: Uint8Array[] = [];
+  let at = 0;
+  for (const t of tensors) {
+    const bytes = tensorBytes(t);
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [at, at + bytes.byteLength] };
+    chunks.push(bytes);
+    at += bytes.byteLength;
+  }
+  return { header, data: concatBytes(...chunks) };
+}
+
+/** A well-formed safetensors file holding `tensors` in the given order. */
+export function buildSafetensors(tensors: BuildTensor[], options: BuildOptions = {}): Uint8Array {
+  const { header, data } = layoutSafetensors(tensors, options);
+  return buildRawSafetensors(header, data);
+}
+
+/**
+ * A safetensors file whose header entries are edited after layout (e.g. to make offsets
+ * overlap or disagree with the shape): `edit` receives the header object and may mutate it.
+ */
+export function buildEditedSafetensors(tensors: BuildTensor[], edit: (header: Record<string, Record<string, unknown>>) => void): Uint8Array {
+  const { header, data } = layoutSafetensors(tensors);
+  edit(header as Record<string, Record<string, unknown>>);
+  return buildRawSafetensors(header, data);
+}
+
+/** The first `length` bytes of a file (a truncated download). */
+export function truncateBytes(bytes: Uint8Array, length: number): Uint8Array {
+  return bytes.slice(0, length);
+}
