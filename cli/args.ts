@@ -1,0 +1,102 @@
+import { parseArgs } from 'node:util';
+import type { OutTypeOption } from '../src/core';
+
+/** A command-line mistake: exit code 2 with the usage text. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface CliOptions {
+  adapterDir: string;
+  base: string | undefined;
+  baseConfig: string | undefined;
+  outtype: OutTypeOption;
+  outfile: string | undefined;
+  name: string | undefined;
+  force: boolean;
+  dryRun: boolean;
+  json: boolean;
+  dropTiedLmHead: boolean;
+}
+
+export type CliCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'convert'; options: CliOptions };
+
+export const OUTTYPE_CHOICES: readonly OutTypeOption[] = ['f32', 'f16', 'bf16', 'q8_0', 'auto'];
+
+export const USAGE = `Usage: lora2gguf <adapter-dir> [options]
+
+Convert a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) into a
+llama.cpp GGUF LoRA adapter.
+
+Options:
+  --base <dir>            folder holding the base model's config.json
+  --base-config <file>    the base model's config.json itself
+  --outtype <type>        f32 | f16 | bf16 | q8_0 | auto (default: f32)
+  --outfile <path>        output file (default: <name>-<OUTTYPE>-LoRA.gguf in the current folder)
+  --name <name>           general.name (default: the adapter folder's name)
+  --force                 overwrite an existing output file
+  --dry-run               print the conversion plan; write nothing
+  --json                  machine-readable output (the plan with --dry-run, else the summary)
+  --drop-tied-lm-head     drop, with a warning, LoRA tensors llama.cpp would load but not apply
+                          as PEFT does (lm_head / token embeddings on a tied base, DeepSeek MLA)
+  -h, --help              show this help
+  -v, --version           show the version
+
+Exit codes: 0 done, 1 refused or invalid input, 2 usage error.`;
+
+/** Parse argv (without node and the script). Throws UsageError on mistakes. */
+export function parseCliArgs(argv: readonly string[]): CliCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        base: { type: 'string' },
+        'base-config': { type: 'string' },
+        outtype: { type: 'string' },
+        outfile: { type: 'string', short: 'o' },
+        name: { type: 'string' },
+        force: { type: 'boolean', short: 'f' },
+        'dry-run': { type: 'boolean' },
+        json: { type: 'boolean' },
+        'drop-tied-lm-head': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: 'help' };
+  if (values.version) return { kind: 'version' };
+  if (positionals.length === 0) throw new UsageError('missing <adapter-dir>');
+  if (positionals.length > 1) throw new UsageError(`expected one <adapter-dir>, got ${positionals.length}: ${positionals.join(' ')}`);
+  if (values.base !== undefined && values['base-config'] !== undefined) {
+    throw new UsageError('give either --base or --base-config, not both');
+  }
+  const outtype = (values.outtype ?? 'f32').toLowerCase();
+  if (!(OUTTYPE_CHOICES as readonly string[]).includes(outtype)) {
+    throw new UsageError(`--outtype must be one of ${OUTTYPE_CHOICES.join(', ')} (got "${values.outtype}")`);
+  }
+  for (const key of ['base', 'base-config', 'outfile', 'name'] as const) {
+    if (values[key] === '') throw new UsageError(`--${key} needs a value`);
+  }
+  return {
+    kind: 'convert',
+    options: {
+      adapterDir: positionals[0]!,
+      base: values.base,
+      baseConfig: values['base-config'],
+      outtype: outtype as OutTypeOption,
+      outfile: values.outfile,
+      name: values.name,
+      force: values.force === true,
+      dryRun: values['dry-run'] === true,
+      json: values.json === true,
+      dropTiedLmHead: values['drop-tied-lm-head'] === true,
+    },
+  };
+}

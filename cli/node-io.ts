@@ -1,0 +1,137 @@
+/**
+ * Node adapters for the core's ByteSource / ByteSink: a file read by offset through a
+ * FileHandle (never loaded whole), and an output written to `<out>.partial-<pid>` that becomes
+ * `<out>` only when everything went well. Any failure or interruption removes the partial file.
+ */
+import { link, open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import type { ByteSink, ByteSource } from '../src/core';
+
+/** A ByteSource over an open file. Call close() when done. */
+export class FileSource implements ByteSource {
+  private constructor(
+    private readonly handle: FileHandle,
+    readonly byteLength: number,
+  ) {}
+
+  static async open(path: string): Promise<FileSource> {
+    const handle = await open(path, 'r');
+    try {
+      const { size } = await handle.stat();
+      return new FileSource(handle, size);
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    if (offset < 0 || length < 0 || offset + length > this.byteLength) {
+      throw new RangeError(`read past the end: ${offset}+${length} > ${this.byteLength}`);
+    }
+    const out = new Uint8Array(length);
+    let done = 0;
+    // A single read() may return fewer bytes than asked (and is capped near 2 GiB): loop.
+    while (done < length) {
+      const chunk = Math.min(length - done, 1 << 30);
+      const { bytesRead } = await this.handle.read(out, done, chunk, offset + done);
+      if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${offset + done}`);
+      done += bytesRead;
+    }
+    return out;
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+/** Partial outputs still on disk, removed synchronously if the process is interrupted. */
+const pending = new Set<string>();
+let handlersInstalled = false;
+
+function installSignalHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      for (const path of pending) rmSync(path, { force: true });
+      // The conventional exit status for "killed by signal N" is 128 + N.
+      process.exit(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const)[signal]);
+    });
+  }
+  process.once('exit', () => {
+    for (const path of pending) rmSync(path, { force: true });
+  });
+}
+
+/** The temporary name used while writing `path`. */
+export function partialPath(path: string): string {
+  return `${path}.partial-${process.pid}`;
+}
+
+/**
+ * A ByteSink writing to a temporary file beside `path`. `commit()` renames it to `path`;
+ * `abort()` deletes it. With `overwrite` false, an existing `path` makes commit fail (the
+ * caller checks earlier too; this closes the race).
+ */
+export class AtomicFileSink implements ByteSink {
+  private position = 0;
+  private constructor(
+    private readonly handle: FileHandle,
+    readonly path: string,
+    readonly tempPath: string,
+  ) {}
+
+  static async create(path: string): Promise<AtomicFileSink> {
+    installSignalHandlers();
+    const tempPath = partialPath(path);
+    const handle = await open(tempPath, 'wx');
+    pending.add(tempPath);
+    return new AtomicFileSink(handle, path, tempPath);
+  }
+
+  get bytesWritten(): number {
+    return this.position;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < chunk.byteLength) {
+      const { bytesWritten } = await this.handle.write(chunk, done, chunk.byteLength - done, this.position + done);
+      done += bytesWritten;
+    }
+    this.position += chunk.byteLength;
+  }
+
+  /** Flush, close and move into place. */
+  async commit(overwrite: boolean): Promise<void> {
+    await this.handle.sync();
+    await this.handle.close();
+    if (overwrite) {
+      await rename(this.tempPath, this.path);
+    } else {
+      // link() fails if the target exists, so no file created meanwhile is replaced. Where hard
+      // links are not supported (some network / FAT volumes), fall back to rename.
+      try {
+        await link(this.tempPath, this.path);
+        await unlink(this.tempPath);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw e;
+        await rename(this.tempPath, this.path);
+      }
+    }
+    pending.delete(this.tempPath);
+  }
+
+  /** Close and delete the partial file. Safe to call more than once. */
+  async abort(): Promise<void> {
+    try {
+      await this.handle.close();
+    } catch {
+      // already closed
+    }
+    await rm(this.tempPath, { force: true });
+    pending.delete(this.tempPath);
+  }
+}
