@@ -6,7 +6,7 @@ import { alignUp, serializeGgufHeader, type GgufKv } from './gguf/writer';
 import type { ByteSource } from './io';
 import { parseAdapterConfig, parseBaseConfig, type AdapterConfig, type BaseConfig } from './peft/config';
 import { classifyTensorName, compareBytewise, compareNatural, stripPeftPrefix } from './peft/names';
-import { peftScaling, type ModuleScaling } from './peft/scaling';
+import { peftScaling, scalingWarnings, type ModuleScaling } from './peft/scaling';
 import { parseSafetensorsHeader, type SafetensorsTensor } from './safetensors/header';
 import { ggmlByteSize, OUTTYPES, tensorTypeFor, type GgmlTypeName, type OutType, type OutTypeOption } from './tensor/encode';
 import type { MatrixOp } from './tensor/ops';
@@ -161,6 +161,8 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
       hint: 'If the adapter was trained with another alpha, add "lora_alpha" to adapter_config.json.',
     });
   }
+
+  warnings.push(...scalingWarnings(config));
 
   const tied = family.tiedDefault === 'always' || (base.tieWordEmbeddings ?? family.tiedDefault);
 

@@ -1,4 +1,5 @@
 import { ConversionError } from '../errors';
+import { validatePatternKeys } from './scaling';
 
 /** PEFT's default lora_alpha (LoraConfig.lora_alpha = 8). */
 export const PEFT_DEFAULT_LORA_ALPHA = 8;
@@ -105,6 +106,10 @@ export function parseAdapterConfig(text: string): AdapterConfig {
     aloraInvocationTokens = alora as number[];
   }
   const init = raw['init_lora_weights'];
+  const rankPattern = numberMap(raw['rank_pattern'], 'rank_pattern');
+  const alphaPattern = numberMap(raw['alpha_pattern'], 'alpha_pattern');
+  validatePatternKeys(Object.keys(rankPattern), 'rank_pattern');
+  validatePatternKeys(Object.keys(alphaPattern), 'alpha_pattern');
   return {
     peftType,
     r: typeof r === 'number' ? r : 8,
@@ -113,8 +118,8 @@ export function parseAdapterConfig(text: string): AdapterConfig {
     targetModules,
     baseModelNameOrPath: typeof raw['base_model_name_or_path'] === 'string' ? (raw['base_model_name_or_path'] as string) : null,
     useRslora: raw['use_rslora'] === true,
-    rankPattern: numberMap(raw['rank_pattern'], 'rank_pattern'),
-    alphaPattern: numberMap(raw['alpha_pattern'], 'alpha_pattern'),
+    rankPattern,
+    alphaPattern,
     useDora: raw['use_dora'] === true,
     loraBias: raw['lora_bias'] === true,
     modulesToSave: stringList(raw['modules_to_save'], 'modules_to_save'),
