@@ -113,3 +113,94 @@ export function buildEditedSafetensors(tensors: BuildTensor[], edit: (header: Re
 export function truncateBytes(bytes: Uint8Array, length: number): Uint8Array {
   return bytes.slice(0, length);
 }
+
+export interface GeneratedTensor {
+  name: string;
+  shape: number[];
+}
+
+/** A random-access source with a `byteLength` and `read`, structurally a core ByteSource. */
+export interface GeneratedSource {
+  readonly byteLength: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Absolute offset where the data section starts. */
+  readonly dataOffset: number;
+  /** Absolute [begin, end) of each tensor's data. */
+  readonly tensors: Map<string, { begin: number; end: number }>;
+}
+
+/**
+ * A safetensors file that is never stored: the header is real, the data bytes are computed from
+ * their position (a fixed pseudo-random period of `period` bytes repeated over the data
+ * section), so files of many GiB cost no memory. All tensors share `dtype`; values are small
+ * finite numbers in that dtype.
+ */
+export function generatedSafetensors(
+  tensors: GeneratedTensor[],
+  dtype: 'F32' | 'F16' | 'BF16',
+  options: { period?: number; seed?: number } = {},
+): GeneratedSource {
+  const size = dtypeSize(dtype);
+  const header: Record<string, unknown> = {};
+  const spans = new Map<string, { begin: number; end: number }>();
+  let at = 0;
+  for (const t of tensors) {
+    const bytes = t.shape.reduce((a, d) => a * d, 1) * size;
+    header[t.name] = { dtype, shape: t.shape, data_offsets: [at, at + bytes] };
+    spans.set(t.name, { begin: at, end: at + bytes });
+    at += bytes;
+  }
+  const head = buildRawSafetensors(header);
+  const dataOffset = head.byteLength;
+  for (const s of spans.values()) {
+    s.begin += dataOffset;
+    s.end += dataOffset;
+  }
+  // A period that is a multiple of 4 keeps every element whole; an odd number of KiB keeps it
+  // from lining up with tensor boundaries.
+  const period = options.period ?? 1021 * 1024;
+  const pattern = new Uint8Array(period);
+  const view = new DataView(pattern.buffer);
+  let state = (options.seed ?? 0x9e3779b9) >>> 0 || 1;
+  const f32 = new Float32Array(1);
+  const u32 = new Uint32Array(f32.buffer);
+  for (let i = 0; i < period; i += size) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    f32[0] = (state / 2 ** 32 - 0.5) * 0.1;
+    if (dtype === 'F32') view.setUint32(i, u32[0]!, true);
+    else if (dtype === 'BF16') view.setUint16(i, u32[0]! >>> 16, true);
+    else {
+      // f16 from the value's bits by truncation: any finite small half will do for inputs.
+      const bits = u32[0]!;
+      const exp = ((bits >>> 23) & 0xff) - 127 + 15;
+      const half = exp <= 0 ? (bits >>> 16) & 0x8000 : ((bits >>> 16) & 0x8000) | (exp << 10) | ((bits >>> 13) & 0x3ff);
+      view.setUint16(i, half, true);
+    }
+  }
+  const byteLength = dataOffset + at;
+  return {
+    byteLength,
+    dataOffset,
+    tensors: spans,
+    read(offset, length) {
+      if (offset < 0 || length < 0 || offset + length > byteLength) return Promise.reject(new RangeError(`read past the end: ${offset}+${length}`));
+      const out = new Uint8Array(length);
+      let done = 0;
+      if (offset < dataOffset) {
+        const n = Math.min(length, dataOffset - offset);
+        out.set(head.subarray(offset, offset + n));
+        done = n;
+      }
+      while (done < length) {
+        const k = (offset + done - dataOffset) % period;
+        const n = Math.min(length - done, period - k);
+        out.set(pattern.subarray(k, k + n), done);
+        done += n;
+      }
+      return Promise.resolve(out);
+    },
+  };
+}
