@@ -1,0 +1,295 @@
+/**
+ * The CLI as users run it: bin/lora2gguf.mjs spawned in a child process on reference fixtures,
+ * checked against the in-process core, plus its failure modes (usage, refusals, existing
+ * output, interruption) and the atomic sink directly.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bytesSource, convert, inspect, MemorySink, type ByteSource, type ConversionPlan } from '../../src/core';
+import { AtomicFileSink, partialPath } from '../../cli/node-io';
+import { parseCliArgs, UsageError } from '../../cli/args';
+import { REFERENCE } from '../helpers/fixtures';
+import { readGguf } from '../helpers/gguf-read';
+import { buildSafetensors } from '../helpers/safetensors-build';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = join(ROOT, 'bin', 'lora2gguf.mjs');
+const work = mkdtempSync(join(tmpdir(), 'l2g-cli-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function run(args: string[], cwd: string): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let dirCount = 0;
+function freshDir(): string {
+  const d = join(work, `run-${dirCount++}`);
+  mkdirSync(d);
+  return d;
+}
+
+/** A copy of a fixture's adapter in a folder named `name` (the default general.name). */
+function adapterCopy(fixture: string, name: string): { adapter: string; base: string } {
+  const input = join(REFERENCE, fixture, 'input');
+  const adapter = join(work, `${name}-${dirCount++}`, name);
+  mkdirSync(adapter, { recursive: true });
+  for (const f of ['adapter_config.json', 'adapter_model.safetensors']) copyFileSync(join(input, f), join(adapter, f));
+  return { adapter, base: join(input, 'base') };
+}
+
+async function inProcess(fixture: string, outtype: 'f16' | 'q8_0' | 'f32', name: string): Promise<{ plan: ConversionPlan; bytes: Uint8Array }> {
+  const input = join(REFERENCE, fixture, 'input');
+  const source = bytesSource(new Uint8Array(readFileSync(join(input, 'adapter_model.safetensors'))));
+  const plan = await inspect(
+    {
+      adapterConfig: readFileSync(join(input, 'adapter_config.json'), 'utf8'),
+      baseConfig: readFileSync(join(input, 'base', 'config.json'), 'utf8'),
+      adapter: source,
+    },
+    { outtype, name },
+  );
+  const sink = new MemorySink();
+  await convert(plan, source, sink);
+  return { plan, bytes: sink.bytes() };
+}
+
+describe('lora2gguf CLI (spawned)', () => {
+  it('writes the default-named file, byte-identical to the in-process core output', async () => {
+    const { adapter, base } = adapterCopy('llama_bf16_f16', 'my-adapter');
+    const cwd = freshDir();
+    const r = run([adapter, '--base', base, '--outtype', 'f16'], cwd);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(readdirSync(cwd)).toEqual(['my-adapter-F16-LoRA.gguf']);
+    const written = new Uint8Array(readFileSync(join(cwd, 'my-adapter-F16-LoRA.gguf')));
+    const expected = await inProcess('llama_bf16_f16', 'f16', 'my-adapter');
+    expect(Buffer.from(written).equals(Buffer.from(expected.bytes))).toBe(true);
+    const parsed = await readGguf(written);
+    expect(parsed.metadata['general.name']).toBe('my-adapter');
+    expect(parsed.tensors.map((t) => t.name).sort()).toEqual(expected.plan.tensors.map((t) => t.name).sort());
+  });
+
+  it('honours --outfile, --name and --base-config, and --json prints a parseable summary', async () => {
+    const input = join(REFERENCE, 'mixtral_q8_0', 'input');
+    const cwd = freshDir();
+    const out = join(cwd, 'sub.gguf');
+    const r = run([input, '--base-config', join(input, 'base', 'config.json'), '--outtype', 'q8_0', '--outfile', out, '--name', 'Named', '--json'], cwd);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout) as { ok: boolean; outfile: string; bytes: number; outtype: string; tensors: number };
+    expect(summary).toMatchObject({ ok: true, outfile: out, outtype: 'q8_0' });
+    const written = new Uint8Array(readFileSync(out));
+    expect(summary.bytes).toBe(written.byteLength);
+    const expected = await inProcess('mixtral_q8_0', 'q8_0', 'Named');
+    expect(Buffer.from(written).equals(Buffer.from(expected.bytes))).toBe(true);
+    expect(summary.tensors).toBe(expected.plan.tensors.length);
+  });
+
+  it('--dry-run prints the plan table and writes nothing; with --json the plan parses', async () => {
+    const { adapter, base } = adapterCopy('llama_bf16_f16', 'dry');
+    const cwd = freshDir();
+    const r = run([adapter, '--base', base, '--dry-run'], cwd);
+    expect(r.code).toBe(0);
+    expect(readdirSync(cwd)).toEqual([]);
+    expect(r.stdout).toContain('blk.0.attn_q.weight.lora_a');
+    expect(r.stdout).toContain('model.layers.0.self_attn.q_proj');
+    expect(r.stdout).toContain('BF16 -> F32');
+    expect(r.stdout).toContain('dry-F32-LoRA.gguf');
+
+    const j = run([adapter, '--base', base, '--dry-run', '--json', '--outtype', 'auto'], cwd);
+    expect(j.code).toBe(0);
+    expect(readdirSync(cwd)).toEqual([]);
+    const parsed = JSON.parse(j.stdout) as { ok: boolean; outfile: string; plan: ConversionPlan };
+    const expected = await inProcess('llama_bf16_f16', 'f32', 'dry');
+    expect(parsed.ok).toBe(true);
+    expect(parsed.plan.outtype).toBe('bf16');
+    expect(parsed.outfile).toBe(join(cwd, 'dry-BF16-LoRA.gguf'));
+    expect(parsed.plan.tensors.map((t) => t.name)).toEqual(expected.plan.tensors.map((t) => t.name));
+  });
+
+  it('refuses an lm_head LoRA on a tied base: exit 1, every refusal named, nothing written', () => {
+    const input = join(REFERENCE, 'llama_lm_head_tied', 'input');
+    const cwd = freshDir();
+    const r = run([input, '--base', join(input, 'base')], cwd);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('[tied_head]');
+    expect(r.stderr).toContain('base_model.model.lm_head.lora_A.weight');
+    expect(r.stderr).toContain('--drop-tied-lm-head');
+    expect(readdirSync(cwd)).toEqual([]);
+
+    const j = run([input, '--base', join(input, 'base'), '--json'], cwd);
+    expect(j.code).toBe(1);
+    const parsed = JSON.parse(j.stdout) as { ok: boolean; refusals: { code: string; details: { tensors: string[] } }[] };
+    expect(parsed.ok).toBe(false);
+    expect(parsed.refusals.map((x) => x.code)).toContain('tied_head');
+
+    const dropped = run([input, '--base', join(input, 'base'), '--drop-tied-lm-head', '--outfile', 'x.gguf'], cwd);
+    expect(dropped.code).toBe(0);
+    expect(dropped.stderr).toContain('warning:');
+    expect(dropped.stderr).toContain('lm_head');
+    expect(readdirSync(cwd)).toEqual(['x.gguf']);
+  });
+
+  it('reports a malformed adapter as invalid input (exit 1) naming the file', () => {
+    const { adapter, base } = adapterCopy('llama_bf16_f16', 'broken');
+    writeFileSync(join(adapter, 'adapter_model.safetensors'), readFileSync(join(adapter, 'adapter_model.safetensors')).subarray(0, 100));
+    const cwd = freshDir();
+    const r = run([adapter, '--base', base], cwd);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('[malformed_header]');
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it('usage errors exit 2; a missing base config names base_model_name_or_path', () => {
+    const cwd = freshDir();
+    expect(run([], cwd).code).toBe(2);
+    expect(run(['a', 'b'], cwd).code).toBe(2);
+    const badType = run(['x', '--outtype', 'q4_0'], cwd);
+    expect(badType.code).toBe(2);
+    expect(badType.stderr).toContain('--outtype');
+    expect(run(['x', '--nope'], cwd).code).toBe(2);
+    const input = join(REFERENCE, 'llama_bf16_f16', 'input');
+    const noBase = run([input], cwd);
+    expect(noBase.code).toBe(2);
+    expect(noBase.stderr).toContain('meta-llama/Llama-3.2-1B-Instruct');
+    expect(noBase.stderr).toContain('--base-config');
+    const help = run(['--help'], cwd);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Exit codes');
+    const version = run(['--version'], cwd);
+    expect(version.stdout.trim()).toBe(`lora2gguf ${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}`);
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it('does not overwrite an existing output without --force', () => {
+    const input = join(REFERENCE, 'llama_bf16_f16', 'input');
+    const cwd = freshDir();
+    writeFileSync(join(cwd, 'out.gguf'), 'keep me');
+    const r = run([input, '--base', join(input, 'base'), '--outfile', 'out.gguf'], cwd);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('already exists');
+    expect(readFileSync(join(cwd, 'out.gguf'), 'utf8')).toBe('keep me');
+    expect(readdirSync(cwd)).toEqual(['out.gguf']);
+    const forced = run([input, '--base', join(input, 'base'), '--outfile', 'out.gguf', '--force'], cwd);
+    expect(forced.code).toBe(0);
+    expect(readFileSync(join(cwd, 'out.gguf')).subarray(0, 4).toString('latin1')).toBe('GGUF');
+    expect(readdirSync(cwd)).toEqual(['out.gguf']);
+  });
+
+  it('leaves neither output nor .partial file when interrupted by SIGINT mid-write', async () => {
+    // One big pair (~256 MiB of F32 input) so the conversion is still running when signalled.
+    const adapter = join(work, 'big', 'adapter');
+    mkdirSync(adapter, { recursive: true });
+    const n = 1 << 21;
+    writeFileSync(
+      join(adapter, 'adapter_model.safetensors'),
+      buildSafetensors([
+        { name: 'base_model.model.model.layers.0.mlp.down_proj.lora_A.weight', dtype: 'F32', shape: [16, n] },
+        { name: 'base_model.model.model.layers.0.mlp.down_proj.lora_B.weight', dtype: 'F32', shape: [n, 16] },
+      ]),
+    );
+    copyFileSync(join(REFERENCE, 'llama_bf16_f16', 'input', 'adapter_config.json'), join(adapter, 'adapter_config.json'));
+    const cwd = freshDir();
+    const child = spawn(
+      process.execPath,
+      [BIN, adapter, '--base', join(REFERENCE, 'llama_bf16_f16', 'input', 'base'), '--outtype', 'f16', '--outfile', 'big.gguf'],
+      {
+        cwd,
+        stdio: 'ignore',
+      },
+    );
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    const partial = partialPath(join(cwd, 'big.gguf')).replace(/-\d+$/, `-${child.pid}`);
+    const deadline = Date.now() + 30_000;
+    while (!existsSync(partial) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(existsSync(partial)).toBe(true);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+});
+
+describe('AtomicFileSink', () => {
+  it('renames into place on commit and removes the partial file on abort', async () => {
+    const dir = freshDir();
+    const target = join(dir, 'a.gguf');
+    const ok = await AtomicFileSink.create(target);
+    expect(existsSync(partialPath(target))).toBe(true);
+    await ok.write(new Uint8Array([1, 2, 3]));
+    await ok.write(new Uint8Array([4]));
+    await ok.commit(false);
+    expect([...readFileSync(target)]).toEqual([1, 2, 3, 4]);
+    expect(readdirSync(dir)).toEqual(['a.gguf']);
+
+    // A conversion that fails half-way through (the source dies): the caller aborts.
+    const failing: ByteSource = {
+      byteLength: 1 << 20,
+      read: () => Promise.reject(new Error('disk gone')),
+    };
+    const input = join(REFERENCE, 'llama_bf16_f16', 'input');
+    const plan = await inspect({
+      adapterConfig: readFileSync(join(input, 'adapter_config.json'), 'utf8'),
+      baseConfig: readFileSync(join(input, 'base', 'config.json'), 'utf8'),
+      adapter: bytesSource(new Uint8Array(readFileSync(join(input, 'adapter_model.safetensors')))),
+    });
+    const sink = await AtomicFileSink.create(join(dir, 'b.gguf'));
+    await expect(convert(plan, failing, sink)).rejects.toThrow('disk gone');
+    expect(sink.bytesWritten).toBeGreaterThan(0);
+    await sink.abort();
+    expect(readdirSync(dir)).toEqual(['a.gguf']);
+  });
+
+  it('refuses to replace a file that appeared meanwhile unless overwriting', async () => {
+    const dir = freshDir();
+    const target = join(dir, 'c.gguf');
+    const sink = await AtomicFileSink.create(target);
+    await sink.write(new Uint8Array([9]));
+    writeFileSync(target, 'other');
+    await expect(sink.commit(false)).rejects.toThrow(/EEXIST/);
+    expect(readFileSync(target, 'utf8')).toBe('other');
+    await sink.abort();
+    expect(readdirSync(dir)).toEqual(['c.gguf']);
+  });
+});
+
+describe('parseCliArgs', () => {
+  it('parses every option and rejects conflicting ones', () => {
+    const c = parseCliArgs([
+      'dir',
+      '--base',
+      'b',
+      '--outtype',
+      'Q8_0',
+      '--outfile',
+      'o',
+      '--name',
+      'n',
+      '--force',
+      '--dry-run',
+      '--json',
+      '--drop-tied-lm-head',
+    ]);
+    expect(c).toEqual({
+      kind: 'convert',
+      options: {
+        adapterDir: 'dir',
+        base: 'b',
+        baseConfig: undefined,
+        outtype: 'q8_0',
+        outfile: 'o',
+        name: 'n',
+        force: true,
+        dryRun: true,
+        json: true,
+        dropTiedLmHead: true,
+      },
+    });
+    expect(() => parseCliArgs(['dir', '--base', 'b', '--base-config', 'c'])).toThrow(UsageError);
+    expect(() => parseCliArgs(['dir', '--outtype'])).toThrow(UsageError);
+    expect(parseCliArgs(['--help'])).toEqual({ kind: 'help' });
+  });
+});
