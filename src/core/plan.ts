@@ -305,6 +305,20 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
       unmappable.push(p.a.name, p.b.name);
       continue;
     }
+    if (rule.unsupported) {
+      refusals.push(
+        refusal(
+          'unsupported_adapter',
+          `${p.module}: ${rule.unsupported}`,
+          [p.a.name, p.b.name],
+          'Retrain without this module, or merge the adapter into the base model (merge_and_unload) and convert the merged model.',
+          {
+            module: p.module,
+          },
+        ),
+      );
+      continue;
+    }
     // The tied-head rule and the "loaded but not applied" rule.
     const blocked = blockedReason(rule, tied, family, base);
     if (blocked) {
@@ -335,11 +349,13 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
       modules.push({ module: p.module, gguf: [gguf], kind: 'embedding', ...scaling });
       continue;
     }
+    const ruleOps = rule.bOps ? rule.bOps(base) : [];
     const parts = rule.split
-      ? rule
-          .split(base)
-          .map((s) => ({ gguf: fillName(s.gguf, match.bid), ops: [{ op: 'rows', start: s.rowStart, count: s.rowCount } as MatrixOp, ...(s.bOps ?? [])] }))
-      : [{ gguf: fillName(rule.gguf, match.bid), ops: rule.bOps ? rule.bOps(base) : [] }];
+      ? rule.split(base).map((s) => ({
+          gguf: fillName(s.gguf, match.bid),
+          ops: [...ruleOps, { op: 'rows', start: s.rowStart, count: s.rowCount } as MatrixOp, ...(s.bOps ?? [])],
+        }))
+      : [{ gguf: fillName(rule.gguf, match.bid), ops: ruleOps }];
     const outRows = p.b.shape[0]!;
     const names: string[] = [];
     for (const part of parts) {

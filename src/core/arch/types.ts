@@ -35,17 +35,26 @@ export interface ModuleRule {
   hf: string | string[];
   /** GGUF base name without `.weight`, e.g. `blk.{bid}.attn_q`. Ignored when `split` is given. */
   gguf: string;
-  /** Row transforms applied to B (the output side); computed from the config. */
+  /**
+   * Row transforms applied to B (the output side); computed from the config. With `split`, they
+   * apply to the whole fused B before it is sliced (e.g. to gather interleaved q/k/v rows into
+   * contiguous ranges); they must not contain a `rows` op then.
+   */
   bOps?: (cfg: BaseConfig) => MatrixOp[];
   /**
    * A fused module split into several GGUF tensors: A is shared (copied to each), B's rows are
-   * sliced per part, then each part's own bOps apply.
+   * sliced per part (after the rule's bOps, if any), then each part's own bOps apply.
    */
   split?: (cfg: BaseConfig) => SplitPart[];
   /** Experts: the `{xid}` modules of one layer are stacked into one 3-D tensor. */
   experts?: (cfg: BaseConfig) => number;
   /** Tensor that llama.cpp loads but never applies: refuse it (unless the user opts in to drop it). */
   notApplied?: string;
+  /**
+   * LoRA on this module cannot be expressed as a GGUF LoRA at all (e.g. PEFT target_parameters
+   * on fused expert tensors): always refused with this reason, never dropped.
+   */
+  unsupported?: string;
   /** lm_head: subject to the tied-head check. */
   isOutputHead?: boolean;
   /** Token embedding: LoRA given as lora_embedding_A/B; subject to the tied-head check. */
