@@ -520,12 +520,12 @@ describe('output head and token embeddings (tied-head rule)', () => {
     ['OlmoeForCausalLM', false],
     ['GraniteForCausalLM', false],
     ['GraniteMoeForCausalLM', false],
-    ['MiniCPMForCausalLM', false],
     ['XverseForCausalLM', false],
     ['OrionForCausalLM', false],
     ['NemotronForCausalLM', false],
     ['StableLmForCausalLM', false],
     ['ExaoneForCausalLM', true],
+    ['MiniCPMForCausalLM', true],
     ['Starcoder2ForCausalLM', true],
   ];
   const experts = { num_experts: EXPERTS, num_local_experts: EXPERTS };

@@ -21,8 +21,10 @@ import { at, embedAndHead, expertCount, gatedMlp, MODEL_LAYERS, norms, plainMlp,
  *   exaone, nemotron, stablelm, starcoder2; NEMOTRON and STARCODER2 have no FFN_GATE.
  *
  * tie_word_embeddings defaults (transformers / the models' remote code): GraniteConfig,
- * GraniteMoeConfig, MiniCPMConfig, XverseConfig, OrionConfig, NemotronConfig, StableLmConfig:
- * False; Starcoder2Config: True; ExaoneConfig does not set it, so PretrainedConfig's True applies.
+ * GraniteMoeConfig, XverseConfig, OrionConfig, NemotronConfig, StableLmConfig: False;
+ * Starcoder2Config: True; ExaoneConfig does not set it, so PretrainedConfig's True applies;
+ * MiniCPM: see below. (llama.cpp's loaders require an output tensor for XVERSE, Orion,
+ * Nemotron, StableLM and EXAONE, so their base GGUFs always have output.weight.)
  */
 
 const embedHead = embedAndHead(['model.embed_tokens'], ['lm_head']);
@@ -61,7 +63,11 @@ export const minicpm: ArchFamily = {
   id: 'minicpm',
   hfArchitectures: ['MiniCPMForCausalLM'],
   ggufArch: 'minicpm',
-  tiedDefault: false,
+  // MiniCPM is remote code and copies of its MiniCPMConfig disagree on the default (False in
+  // some ports, True in others); MiniCPM-2B shares its embeddings and llama.cpp then has no
+  // output tensor. Assume tied when config.json is silent: refusing an lm_head LoRA is
+  // recoverable, a file that fails to load is not.
+  tiedDefault: true,
   modules: llamaLayout('llama'),
   norms: llamaNorms,
 };

@@ -17,7 +17,9 @@ const embedHead = embedAndHead(['model.embed_tokens'], ['lm_head']);
 
 export const olmo: ArchFamily = {
   id: 'olmo',
-  hfArchitectures: ['OlmoForCausalLM', 'OLMoForCausalLM'],
+  // Not "OLMoForCausalLM": that is the hf_olmo remote-code layout (model.transformer.blocks.N.*),
+  // whose module names llama.cpp's tensor map does not know.
+  hfArchitectures: ['OlmoForCausalLM'],
   ggufArch: 'olmo',
   tiedDefault: false,
   modules: [...embedHead, ...separateAttention(MODEL_LAYERS, 'llama'), ...gatedMlp(MODEL_LAYERS)],
