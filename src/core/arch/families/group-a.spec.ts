@@ -597,6 +597,23 @@ describe('Gemma3ForConditionalGeneration (text part of the multimodal model)', (
     expect(details).toContain('multi_modal_projector');
   });
 
+  it('works with the real config.json layout (text model fields nested in text_config)', async () => {
+    const config = JSON.stringify({
+      architectures: ['Gemma3ForConditionalGeneration'],
+      model_type: 'gemma3',
+      text_config: { model_type: 'gemma3_text', hidden_size: HIDDEN, num_attention_heads: HEADS, num_key_value_heads: KV_HEADS, head_dim: HEAD_DIM },
+      vision_config: { model_type: 'siglip_vision_model', hidden_size: 32 },
+    });
+    const bytes = buildSafetensors(pair('language_model.model.layers.3.mlp.gate_proj', HIDDEN, FF, 1));
+    const p = await inspect({ adapterConfig: ADAPTER_CONFIG, baseConfig: config, adapter: bytesSource(bytes) }, { outtype: 'f32' });
+    expect(p.refusals).toEqual([]);
+    expect(p.ggufArchitecture).toBe('gemma3');
+    expect(p.tensors.map((t) => [t.name, t.ne])).toEqual([
+      ['blk.3.ffn_gate.weight.lora_a', [HIDDEN, R]],
+      ['blk.3.ffn_gate.weight.lora_b', [R, FF]],
+    ]);
+  });
+
   it('refuses an unknown text module with unknown_tensor', async () => {
     const { plan: p } = await plan(arch, [...pair('model.language_model.layers.0.self_attn.qkv_proj', HIDDEN, HIDDEN, 1)]);
     expect(p.refusals.map((r) => r.code)).toEqual(['unknown_tensor']);
