@@ -628,3 +628,24 @@ describe('StableLM epoch models', () => {
     expect(p.tensors.map((t) => t.name)).toContain('blk.0.ffn_up.weight.lora_b');
   });
 });
+
+describe('rotary permutation needs the head counts', () => {
+  for (const arch of ['OlmoForCausalLM', 'GraniteForCausalLM', 'MiniCPMForCausalLM', 'XverseForCausalLM']) {
+    it(`${arch}: a config without num_attention_heads is refused with missing_config_field`, async () => {
+      const bytes = buildSafetensors(pair('model.layers.0.self_attn.q_proj', HIDDEN, HIDDEN, 1));
+      const config = JSON.stringify({ architectures: [arch], hidden_size: HIDDEN });
+      await expect(inspect({ adapterConfig: ADAPTER_CONFIG, baseConfig: config, adapter: bytesSource(bytes) })).rejects.toMatchObject({
+        code: 'missing_config_field',
+        details: { field: 'config.json: num_attention_heads' },
+      });
+    });
+  }
+
+  it('XVERSE without GQA permutes k with all heads, like Llama', async () => {
+    const { plan: p } = await plan({ arch: 'XverseForCausalLM' }, pair('model.layers.0.self_attn.k_proj', HIDDEN, HIDDEN, 1), {
+      num_key_value_heads: HEADS,
+    });
+    const b = p.tensors.find((t) => t.name === 'blk.0.attn_k.weight.lora_b')!;
+    expect(b.parts[0]!.ops).toEqual([{ op: 'rowAxes', dims: [HEADS, 2, -1], perm: [0, 2, 1] }]);
+  });
+});
