@@ -40,6 +40,10 @@ export const ERROR_CODES = [
   'wrong_input',
   /** Something failed while reading or writing bytes. */
   'io',
+  /** The Hub refused without (or with an insufficient) access token: a gated or private repo. */
+  'auth_required',
+  /** The Hub has no such repository, revision or file. */
+  'not_found',
   /** The user cancelled. */
   'aborted',
 ] as const;

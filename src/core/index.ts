@@ -16,3 +16,20 @@ export { parseAdapterConfig, parseBaseConfig } from './peft/config';
 export type { AdapterConfig, BaseConfig } from './peft/config';
 export { FAMILIES, supportedArchitectures } from './arch/registry';
 export { defaultOutputFileName } from './naming';
+export { lookupBaseConfig, catalogueIds, CATALOGUE } from './catalogue/lookup';
+export type { CatalogueHit, CatalogueEntry } from './catalogue/lookup';
+export {
+  parseHubRef,
+  formatHubRef,
+  isValidRepoId,
+  repoIdProblem,
+  revisionProblem,
+  refFilePath,
+  DEFAULT_HUB_ENDPOINT,
+  DEFAULT_REVISION,
+} from './hub/ref';
+export type { HubRef, ParseHubRefOptions } from './hub/ref';
+export { openHubAdapter, openHubFile, fetchHubText, fetchModelInfo, resolveBaseConfig, hubFileUrl, hubRefDisplayName } from './hub/api';
+export type { HubAdapter, ModelInfo, ResolvedBaseConfig, ResolveBaseOptions } from './hub/api';
+export type { HttpRangeSource, RangeSourceOptions } from './hub/source';
+export type { FetchLike, FetchInit, ResponseLike, HubClientOptions } from './hub/http';

@@ -1,0 +1,194 @@
+import { lookupBaseConfig } from '../catalogue/lookup';
+import { ConversionError } from '../errors';
+import { decodeUtf8 } from '../io';
+import { parseAdapterConfig } from '../peft/config';
+import { failureFor, hubGet, type HubClientOptions } from './http';
+import { DEFAULT_HUB_ENDPOINT, formatHubRef, parseHubRef, refFilePath, repoIdProblem, type HubRef } from './ref';
+import { openRangeSource, type HttpRangeSource, type RangeSourceOptions } from './source';
+
+/** JSON files larger than this are not configs: refuse instead of reading them into memory. */
+const MAX_JSON_BYTES = 16 * 1024 * 1024;
+
+function endpointOf(options: HubClientOptions): string {
+  return (options.endpoint ?? DEFAULT_HUB_ENDPOINT).replace(/\/+$/, '');
+}
+
+function encodePath(path: string): string {
+  return path
+    .split('/')
+    .map((s) => encodeURIComponent(s))
+    .join('/');
+}
+
+/** `<endpoint>/<repo>/resolve/<rev>/<path>`: the Hub's download URL for a file. */
+export function hubFileUrl(ref: HubRef, file: string, endpoint: string = DEFAULT_HUB_ENDPOINT): string {
+  return `${endpoint.replace(/\/+$/, '')}/${ref.repo}/resolve/${encodeURIComponent(ref.revision)}/${encodePath(refFilePath(ref, file))}`;
+}
+
+export interface ModelInfo {
+  id: string;
+  /** The commit the revision points at (pin shared links and reads to it). */
+  sha: string;
+  private: boolean;
+  /** false, or the gating mode ('auto' / 'manual'). */
+  gated: false | string;
+}
+
+/** `/api/models/<repo>/revision/<rev>`: resolve the revision to a commit (and learn if gated). */
+export async function fetchModelInfo(ref: HubRef, options: HubClientOptions = {}): Promise<ModelInfo> {
+  const url = `${endpointOf(options)}/api/models/${ref.repo}/revision/${encodeURIComponent(ref.revision)}`;
+  const { response } = await hubGet(url, options, { Accept: 'application/json' });
+  if (!response.ok) {
+    throw await failureFor(response, { what: `Model info of ${ref.repo}`, repo: ref.repo, revision: ref.revision, hadToken: !!options.token });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(await response.text());
+  } catch {
+    throw new ConversionError('io', `Model info of ${ref.repo}: the Hub did not answer JSON.`, { repo: ref.repo });
+  }
+  const o = (json ?? {}) as Record<string, unknown>;
+  if (typeof o['sha'] !== 'string' || !/^[0-9a-f]{40}$/i.test(o['sha'])) {
+    throw new ConversionError('io', `Model info of ${ref.repo}: no commit sha in the answer.`, { repo: ref.repo });
+  }
+  return {
+    id: typeof o['id'] === 'string' ? o['id'] : ref.repo,
+    sha: o['sha'].toLowerCase(),
+    private: o['private'] === true,
+    gated: typeof o['gated'] === 'string' ? o['gated'] : o['gated'] === true ? 'auto' : false,
+  };
+}
+
+/** Fetch a small text file (a JSON config) of the referenced folder. */
+export async function fetchHubText(ref: HubRef, file: string, options: HubClientOptions = {}): Promise<string> {
+  const url = hubFileUrl(ref, file, endpointOf(options));
+  const { response } = await hubGet(url, options);
+  const ctx = { what: `${file} of ${formatHubRef(ref)}`, repo: ref.repo, file: refFilePath(ref, file), revision: ref.revision, hadToken: !!options.token };
+  if (!response.ok) throw await failureFor(response, ctx);
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  if (declared > MAX_JSON_BYTES) {
+    try {
+      await response.body?.cancel();
+    } catch {
+      // Already closed.
+    }
+    throw new ConversionError('wrong_input', `${ctx.what} is ${declared} bytes: too large for a config file.`, { repo: ref.repo, file: ctx.file });
+  }
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  try {
+    return decodeUtf8(bytes);
+  } catch {
+    throw new ConversionError('invalid_config', `${ctx.what} is not UTF-8 text.`, { repo: ref.repo, file: ctx.file });
+  }
+}
+
+/** Open a (large) file of the referenced folder for random access by range requests. */
+export async function openHubFile(ref: HubRef, file: string, options: RangeSourceOptions = {}): Promise<HttpRangeSource> {
+  const url = hubFileUrl(ref, file, endpointOf(options));
+  return openRangeSource(url, options, {
+    what: `${file} of ${formatHubRef(ref)}`,
+    repo: ref.repo,
+    file: refFilePath(ref, file),
+    revision: ref.revision,
+    hadToken: !!options.token,
+  });
+}
+
+export interface HubAdapter {
+  /** The reference as given. */
+  ref: HubRef;
+  /** The same reference pinned to the commit that was read (for shareable links). */
+  pinned: HubRef;
+  commit: string;
+  /** Text of adapter_config.json. */
+  adapterConfig: string;
+  /** adapter_model.safetensors, read by ranges. */
+  adapter: HttpRangeSource;
+  /** adapter_config.json's base_model_name_or_path, if any. */
+  baseModel: string | null;
+}
+
+/**
+ * Open a PEFT adapter on the Hub: resolve the revision to a commit, then read
+ * adapter_config.json and open adapter_model.safetensors by ranges, both at that commit (so the
+ * two always come from the same version even if the branch moves meanwhile).
+ */
+export async function openHubAdapter(ref: HubRef, options: RangeSourceOptions = {}): Promise<HubAdapter> {
+  const info = await fetchModelInfo(ref, options);
+  const pinned: HubRef = { ...ref, revision: info.sha, revisionGiven: true };
+  const adapterConfig = await fetchHubText(pinned, 'adapter_config.json', options);
+  const config = parseAdapterConfig(adapterConfig);
+  let adapter: HttpRangeSource;
+  try {
+    adapter = await openHubFile(pinned, 'adapter_model.safetensors', options);
+  } catch (e) {
+    if (e instanceof ConversionError && e.code === 'not_found') {
+      throw new ConversionError(
+        'not_found',
+        `${formatHubRef(ref)} has adapter_config.json but no adapter_model.safetensors.`,
+        e.details,
+        'Only safetensors adapters can be read from the Hub. If the repository has adapter_model.bin, re-save the adapter with PEFT (safe_serialization=True).',
+      );
+    }
+    throw e;
+  }
+  return { ref, pinned, commit: info.sha, adapterConfig, adapter, baseModel: config.baseModelNameOrPath };
+}
+
+export interface ResolvedBaseConfig {
+  /** Text of the base model's config.json (for `inspect`). */
+  text: string;
+  /** Where it came from: the bundled catalogue (offline) or the Hub. */
+  origin: 'catalogue' | 'hub';
+  /** Catalogue: the entry's id; Hub: the resolve URL fetched. */
+  source: string;
+  /** Catalogue: where the entry's values were confirmed. */
+  citation?: string;
+}
+
+export interface ResolveBaseOptions extends HubClientOptions {
+  /** 'auto' (default): catalogue, then the Hub. 'catalogue': never the network. 'hub': skip the catalogue. */
+  prefer?: 'auto' | 'catalogue' | 'hub';
+}
+
+/**
+ * The base model's config.json for a base id (adapter_config.json's base_model_name_or_path or
+ * what the user typed): from the bundled catalogue when it has the id (offline, and needs no
+ * token for gated bases such as meta-llama/*), else `config.json` from the Hub. A config.json the
+ * user supplies should be passed to `inspect` directly: it always wins over both.
+ */
+export async function resolveBaseConfig(baseId: string, options: ResolveBaseOptions = {}): Promise<ResolvedBaseConfig> {
+  const prefer = options.prefer ?? 'auto';
+  if (prefer !== 'hub') {
+    const hit = lookupBaseConfig(baseId);
+    if (hit) return { text: hit.config, origin: 'catalogue', source: hit.id, citation: hit.source };
+    if (prefer === 'catalogue') {
+      throw new ConversionError(
+        'missing_config_field',
+        `The base model "${baseId}" is not in the bundled catalogue, and fetching from the Hub is off.`,
+        { field: 'config.json', baseModel: baseId },
+        "Provide the base model's config.json.",
+      );
+    }
+  }
+  let ref: HubRef;
+  try {
+    ref = parseHubRef(baseId, { endpoint: options.endpoint });
+  } catch {
+    const problem = repoIdProblem(baseId) ?? 'it is not a Hub repository id';
+    throw new ConversionError(
+      'wrong_input',
+      `The base model "${baseId}" is not in the bundled catalogue and cannot be fetched from the Hub: ${problem}.`,
+      { field: 'base_model_name_or_path', baseModel: baseId },
+      "Provide the base model's config.json, or type the base model's Hub id (owner/name).",
+    );
+  }
+  const text = await fetchHubText(ref, 'config.json', options);
+  return { text, origin: 'hub', source: hubFileUrl(ref, 'config.json', endpointOf(options)) };
+}
+
+/** A name for the output (`general.name`) from a Hub reference: the folder's or the repo's name. */
+export function hubRefDisplayName(ref: HubRef): string {
+  const sub = ref.subfolder.split('/').filter(Boolean);
+  return sub.length ? sub[sub.length - 1]! : ref.repo.split('/')[1]!;
+}

@@ -1,0 +1,250 @@
+/**
+ * Converting adapters straight from a (fake, local) Hugging Face Hub: the same bytes as from the
+ * local files, read by HTTP ranges (each byte once), the token sent to the Hub only, and precise
+ * errors for gated, missing and malformed references.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  bytesSource,
+  convert,
+  ConversionError,
+  inspect,
+  MemorySink,
+  openHubAdapter,
+  parseHubRef,
+  resolveBaseConfig,
+  type ByteSource,
+  type FetchLike,
+  type OutTypeOption,
+} from '../../src/core';
+import { caseInput, referenceCases, sha256, type ReferenceCase } from '../helpers/fixtures';
+import { referenceBaseRepo, referenceCaseRepo, startFakeHub, type FakeHub } from '../helpers/fake-hub';
+
+const CASES = referenceCases();
+const ORG = 'test-org';
+const adapterRepo = (c: ReferenceCase) => `${ORG}/${c.name.replace(/_/g, '-')}`;
+const baseRepo = (c: ReferenceCase) => `${ORG}/${c.name.replace(/_/g, '-')}-base`;
+
+type Outcome = { bytes: Uint8Array } | { code: string };
+
+async function convertOnce(adapterConfig: string, baseConfig: string, source: ByteSource, c: ReferenceCase): Promise<Outcome> {
+  try {
+    const plan = await inspect({ adapterConfig, baseConfig, adapter: source }, { outtype: c.outtype as OutTypeOption, name: c.adapterDirName });
+    const sink = new MemorySink();
+    await convert(plan, source, sink);
+    return { bytes: sink.bytes() };
+  } catch (e) {
+    if (e instanceof ConversionError) return { code: e.code };
+    throw e;
+  }
+}
+
+let hub: FakeHub;
+const LLAMA = CASES.find((c) => c.name === 'llama_bf16_f16')!;
+
+beforeAll(async () => {
+  hub = await startFakeHub([
+    ...CASES.flatMap((c) => [referenceCaseRepo(c.name, adapterRepo(c)), referenceBaseRepo(c.name, baseRepo(c))]),
+    referenceCaseRepo('llama_bf16_f16', `${ORG}/gated-adapter`, { gated: true }),
+    referenceCaseRepo('llama_bf16_f16', `${ORG}/checkpoints`, { subfolder: 'runs/a/checkpoint-10', refs: ['v1'] }),
+    { id: `${ORG}/config-only`, files: { 'adapter_config.json': JSON.stringify({ peft_type: 'LORA', r: 8 }) } },
+  ]);
+});
+afterAll(async () => {
+  await hub.close();
+});
+
+describe('conversion from the Hub', () => {
+  it.each(CASES.map((c) => [c.name, c] as const))('%s: same outcome and bytes as from the local files, adapter read once by ranges', async (_name, c) => {
+    const local = caseInput(c);
+    const expected = await convertOnce(local.adapterConfig, local.baseConfig, bytesSource(local.adapter), c);
+
+    hub.reset();
+    const opened = await openHubAdapter(parseHubRef(`hf:${adapterRepo(c)}`), { endpoint: hub.url });
+    const base = await resolveBaseConfig(baseRepo(c), { endpoint: hub.url, prefer: 'hub' });
+    expect(base.origin).toBe('hub');
+    expect(opened.adapterConfig).toBe(local.adapterConfig);
+    expect(opened.adapter.byteLength).toBe(local.adapter.byteLength);
+    const got = await convertOnce(opened.adapterConfig, base.text, opened.adapter, c);
+
+    if ('bytes' in expected) {
+      expect('bytes' in got ? sha256(got.bytes) : got).toBe(sha256(expected.bytes));
+    } else {
+      expect(got).toEqual(expected);
+    }
+    // The adapter file crossed the wire exactly once, whatever was converted.
+    expect(hub.bytesServed.get(`${adapterRepo(c)}/adapter_model.safetensors`)).toBe(local.adapter.byteLength);
+  });
+
+  it('reads by ranges with small blocks: every byte at most once, one request per run of blocks', async () => {
+    const local = caseInput(LLAMA);
+    hub.reset();
+    const blockSize = 1024;
+    const opened = await openHubAdapter(parseHubRef(adapterRepo(LLAMA)), { endpoint: hub.url, blockSize, maxCacheBytes: 1 << 30 });
+    const out = await convertOnce(opened.adapterConfig, local.baseConfig, opened.adapter, LLAMA);
+    const expected = await convertOnce(local.adapterConfig, local.baseConfig, bytesSource(local.adapter), LLAMA);
+    expect('bytes' in out && sha256(out.bytes)).toBe('bytes' in expected && sha256(expected.bytes));
+
+    const cdn = hub.requests.filter((r) => r.server === 'cdn');
+    expect(cdn.length).toBeGreaterThan(1);
+    expect(cdn.every((r) => r.status === 206 && /^bytes=\d+-\d+$/.test(r.range ?? ''))).toBe(true);
+    // No byte fetched twice: the ranges asked for are disjoint.
+    const ranges = cdn.map((r) => r.range!.slice(6).split('-').map(Number) as [number, number]).sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < ranges.length; i++) expect(ranges[i]![0]).toBeGreaterThan(ranges[i - 1]![1]);
+    const served = hub.bytesServed.get(`${adapterRepo(LLAMA)}/adapter_model.safetensors`)!;
+    expect(served).toBeLessThanOrEqual(local.adapter.byteLength);
+    expect(served).toBe(opened.adapter.stats.bytesFetched);
+    expect(cdn.length).toBeLessThanOrEqual(Math.ceil(local.adapter.byteLength / blockSize));
+    expect(opened.adapter.stats.requests).toBe(cdn.length);
+  });
+
+  it('pins reads to the commit the revision resolved to, and supports subfolders', async () => {
+    hub.reset();
+    const ref = parseHubRef(`https://huggingface.co/${ORG}/checkpoints/tree/v1/runs/a/checkpoint-10`, { endpoint: hub.url });
+    expect(ref).toMatchObject({ repo: `${ORG}/checkpoints`, subfolder: 'runs/a/checkpoint-10', revision: 'v1' });
+    const opened = await openHubAdapter(ref, { endpoint: hub.url });
+    const sha = hub.shaOf(`${ORG}/checkpoints`);
+    expect(opened.commit).toBe(sha);
+    expect(opened.pinned).toEqual({ ...ref, revision: sha, revisionGiven: true });
+    const fileRequests = hub.requests.filter((r) => r.server === 'hub' && r.path.includes('/resolve/'));
+    expect(fileRequests.map((r) => r.path)).toEqual([
+      `/${ORG}/checkpoints/resolve/${sha}/runs/a/checkpoint-10/adapter_config.json`,
+      `/${ORG}/checkpoints/resolve/${sha}/runs/a/checkpoint-10/adapter_model.safetensors`,
+    ]);
+    expect(hub.requests[0]!.path).toBe(`/api/models/${ORG}/checkpoints/revision/v1`);
+  });
+});
+
+describe('tokens and gated repos', () => {
+  it('a gated repo without a token: auth_required, asking for a token', async () => {
+    const err = await openHubAdapter(parseHubRef(`${ORG}/gated-adapter`), { endpoint: hub.url }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConversionError);
+    expect((err as ConversionError).code).toBe('auth_required');
+    expect((err as ConversionError).message).toMatch(/gated/);
+    expect((err as ConversionError).hint).toMatch(/token/);
+  });
+
+  it('a wrong token: auth_required, and the token is not in the error', async () => {
+    const token = 'hf_wrong_secret_value';
+    const err = (await openHubAdapter(parseHubRef(`${ORG}/gated-adapter`), { endpoint: hub.url, token }).catch((e: unknown) => e)) as ConversionError;
+    expect(err.code).toBe('auth_required');
+    expect(err.hint).toMatch(/token given|valid/);
+    expect(JSON.stringify(err.toJSON())).not.toContain(token);
+    expect(err.stack ?? '').not.toContain(token);
+  });
+
+  it('with the token: converts, and the token goes to the Hub only, never to the CDN', async () => {
+    hub.reset();
+    const local = caseInput(LLAMA);
+    const opened = await openHubAdapter(parseHubRef(`${ORG}/gated-adapter`), { endpoint: hub.url, token: hub.token, blockSize: 4096 });
+    const out = await convertOnce(opened.adapterConfig, local.baseConfig, opened.adapter, LLAMA);
+    const expected = await convertOnce(local.adapterConfig, local.baseConfig, bytesSource(local.adapter), LLAMA);
+    expect('bytes' in out && sha256(out.bytes)).toBe('bytes' in expected && sha256(expected.bytes));
+    const toHub = hub.requests.filter((r) => r.server === 'hub');
+    const toCdn = hub.requests.filter((r) => r.server === 'cdn');
+    expect(toHub.length).toBeGreaterThanOrEqual(3);
+    expect(toHub.every((r) => r.token === hub.token)).toBe(true);
+    expect(toCdn.length).toBeGreaterThan(1);
+    expect(toCdn.some((r) => r.authorization)).toBe(false);
+  });
+
+  it('in a browser-like fetch (opaque manual redirects), follows the redirect and still keeps the token off the CDN', async () => {
+    hub.reset();
+    // Emulates the Fetch standard in a browser: redirect:'manual' gives an opaque response;
+    // redirect:'follow' follows, dropping Authorization when the redirect crosses origins.
+    const browserFetch: FetchLike = async (url, init) => {
+      const first = await fetch(url, { headers: init?.headers, redirect: 'manual' });
+      if (first.status < 300 || first.status >= 400) return first;
+      if (init?.redirect === 'manual') {
+        return {
+          status: 0,
+          ok: false,
+          url: '',
+          type: 'opaqueredirect',
+          headers: new Headers(),
+          arrayBuffer: async () => new ArrayBuffer(0),
+          text: async () => '',
+          body: null,
+        };
+      }
+      const location = new URL(first.headers.get('location')!, url).href;
+      const headers = { ...init?.headers };
+      if (new URL(location).origin !== new URL(url).origin) delete headers['Authorization'];
+      const res = await fetch(location, { headers });
+      return Object.assign(res, {}) as unknown as Awaited<ReturnType<FetchLike>>;
+    };
+    const local = caseInput(LLAMA);
+    const opened = await openHubAdapter(parseHubRef(`${ORG}/gated-adapter`), { endpoint: hub.url, token: hub.token, fetch: browserFetch, blockSize: 4096 });
+    const out = await convertOnce(opened.adapterConfig, local.baseConfig, opened.adapter, LLAMA);
+    expect('bytes' in out).toBe(true);
+    expect(hub.requests.filter((r) => r.server === 'cdn').some((r) => r.authorization)).toBe(false);
+    expect(hub.bytesServed.get(`${ORG}/gated-adapter/adapter_model.safetensors`)).toBe(local.adapter.byteLength);
+  });
+
+  it('re-resolves through the Hub once when a signed CDN URL has expired', async () => {
+    hub.reset();
+    let cdnCalls = 0;
+    // Break the signature of every CDN URL after the first request reached it.
+    const expiring: FetchLike = (url, init) => {
+      if (url.startsWith(hub.cdnUrl) && cdnCalls++ === 1) url = url.replace(/sig=[0-9a-f]+/, 'sig=expired');
+      return fetch(url, init as RequestInit) as unknown as ReturnType<FetchLike>;
+    };
+    const local = caseInput(LLAMA);
+    const opened = await openHubAdapter(parseHubRef(adapterRepo(LLAMA)), { endpoint: hub.url, fetch: expiring, blockSize: 4096 });
+    const out = await convertOnce(opened.adapterConfig, local.baseConfig, opened.adapter, LLAMA);
+    expect('bytes' in out).toBe(true);
+    expect(hub.requests.some((r) => r.server === 'cdn' && r.status === 403)).toBe(true);
+    expect(hub.requests.filter((r) => r.server === 'hub' && r.path.includes('adapter_model')).length).toBe(2);
+  });
+});
+
+describe('missing things', () => {
+  it('a missing adapter file: not_found naming the file', async () => {
+    const err = (await openHubAdapter(parseHubRef(`${ORG}/config-only`), { endpoint: hub.url }).catch((e: unknown) => e)) as ConversionError;
+    expect(err.code).toBe('not_found');
+    expect(err.message).toMatch(/adapter_model\.safetensors/);
+  });
+
+  it('a missing folder: not_found for adapter_config.json', async () => {
+    const err = (await openHubAdapter(parseHubRef(`${adapterRepo(LLAMA)}/no/such/dir`), { endpoint: hub.url }).catch((e: unknown) => e)) as ConversionError;
+    expect(err.code).toBe('not_found');
+    expect(err.message).toMatch(/no\/such\/dir\/adapter_config\.json/);
+  });
+
+  it('a missing revision: not_found naming the revision', async () => {
+    const err = (await openHubAdapter(parseHubRef(`${adapterRepo(LLAMA)}@nope`), { endpoint: hub.url }).catch((e: unknown) => e)) as ConversionError;
+    expect(err.code).toBe('not_found');
+    expect(err.message).toMatch(/revision "nope"/);
+  });
+
+  it('a missing (or private) repo: the Hub answers 401, we say so', async () => {
+    const err = (await openHubAdapter(parseHubRef(`${ORG}/does-not-exist`), { endpoint: hub.url }).catch((e: unknown) => e)) as ConversionError;
+    expect(err.code).toBe('auth_required');
+    expect(err.message).toMatch(/not found, or it is private/);
+  });
+
+  it('an unreachable Hub: io', async () => {
+    const err = (await openHubAdapter(parseHubRef(adapterRepo(LLAMA)), { endpoint: 'http://127.0.0.1:9' }).catch((e: unknown) => e)) as ConversionError;
+    expect(err.code).toBe('io');
+    expect(err.message).toMatch(/Could not reach/);
+  });
+});
+
+describe('base config resolution', () => {
+  it('uses the catalogue first (no request), the Hub otherwise', async () => {
+    hub.reset();
+    const fromCatalogue = await resolveBaseConfig('unsloth/Llama-3.2-1B-Instruct-bnb-4bit', { endpoint: hub.url });
+    expect(fromCatalogue).toMatchObject({ origin: 'catalogue', source: 'meta-llama/Llama-3.2-1B-Instruct' });
+    expect(hub.requests).toHaveLength(0);
+    const fromHub = await resolveBaseConfig(baseRepo(LLAMA), { endpoint: hub.url });
+    expect(fromHub.origin).toBe('hub');
+    expect(fromHub.text).toBe(caseInput(LLAMA).baseConfig);
+  });
+
+  it('refuses a base that is neither in the catalogue nor a Hub id', async () => {
+    await expect(resolveBaseConfig('/home/me/models/llama', { endpoint: hub.url })).rejects.toMatchObject({ code: 'wrong_input' });
+    await expect(resolveBaseConfig(`${ORG}/unknown-base`, { endpoint: hub.url, prefer: 'catalogue' })).rejects.toMatchObject({
+      code: 'missing_config_field',
+    });
+  });
+});
