@@ -8,7 +8,7 @@
  * interleaved rope; the others keep HF's layout (llama.cpp uses NEOX-style rope for them);
  * Gemma stores norm weights as 1 + w.
  */
-import { bool, f32, permuteRope, u32, type ArchSpec } from '../harness/arch';
+import { f32, permuteRope, u32, type ArchSpec } from '../harness/arch';
 import { commonConfig, commonKvs, DIMS, SpecBuilder, type Dims } from '../harness/builder';
 import type { GgufKv } from '../../../src/core/gguf/writer';
 import type { Tensor } from '../harness/tensor';
@@ -24,7 +24,10 @@ export interface DecoderShape {
   oBias?: boolean;
   /** Llama-family q/k row permutation. */
   permute?: boolean;
-  qkNorm?: boolean;
+  /** q/k RMSNorm: per head ('head', Qwen3/Gemma3) or over the whole projection ('full', OLMo2). */
+  qkNorm?: 'head' | 'full';
+  headBias?: boolean;
+  /** LayerNorm biases (norms are LayerNorm with bias). */
   /** 'gated': gate/up/down; 'plain': up/down. */
   mlp?: { kind: 'gated'; gate: string; up: string; down: string } | { kind: 'plain'; up: string; down: string; bias?: boolean };
   /** Per-layer norms: [HF suffix, GGUF name without `blk.N.`]. */
@@ -47,7 +50,7 @@ export function decoder(
   modelType: string,
   ggufArch: string,
   s: DecoderShape,
-  o: { dims?: Partial<Dims>; config?: Record<string, unknown>; kvs?: GgufKv[]; tolerance?: number; eps?: 'rms' | 'layernorm' | 'both' } = {},
+  o: { dims?: Partial<Dims>; config?: Record<string, unknown>; kvs?: GgufKv[]; tolerance?: number; eps?: 'rms' | 'layernorm' | 'both'; ropeDims?: number } = {},
 ): ArchSpec {
   const d: Dims = { ...DIMS, ...o.dims };
   const layer = s.layer ?? ((i: number) => `model.layers.${i}`);
@@ -72,8 +75,9 @@ export function decoder(
     b.linear(`${at}.${a.v}`, `${blk}.attn_v`, kvOut, H, { bias: s.qkvBias });
     b.linear(`${at}.${a.o}`, `${blk}.attn_output`, H, qOut, { bias: s.oBias });
     if (s.qkNorm) {
-      b.norm(`${at}.q_norm`, `${blk}.attn_q_norm`, d.headDim, { addOne: s.addOne });
-      b.norm(`${at}.k_norm`, `${blk}.attn_k_norm`, d.headDim, { addOne: s.addOne });
+      const full = s.qkNorm === 'full';
+      b.norm(`${at}.q_norm`, `${blk}.attn_q_norm`, full ? qOut : d.headDim, { addOne: s.addOne });
+      b.norm(`${at}.k_norm`, `${blk}.attn_k_norm`, full ? kvOut : d.headDim, { addOne: s.addOne });
     }
     const inStd = s.mlpStd ?? 1 / Math.sqrt(H);
     if (mlp.kind === 'gated') {
@@ -85,13 +89,15 @@ export function decoder(
     b.linear(`${p}.${mlp.down}`, `${blk}.ffn_down`, H, d.ffn, { bias: mlp.kind === 'plain' && mlp.bias });
   }
   b.norm(s.finalNorm ?? 'model.norm', 'output_norm', H, { bias: s.layerNorm, addOne: s.addOne });
-  if (head) b.linear(head, 'output', d.vocab, H, { lora: false, std: 2 / Math.sqrt(H) });
+  if (head) b.linear(head, 'output', d.vocab, H, { lora: false, std: 2 / Math.sqrt(H), bias: s.headBias });
   const config = commonConfig(hfArch, modelType, d, { tie_word_embeddings: !head, ...o.config });
-  return b.build(id, config, [...commonKvs(ggufArch, d, { eps: o.eps ?? (s.layerNorm ? 'layernorm' : 'rms') }), ...(o.kvs ?? [])], { tolerance: o.tolerance });
+  return b.build(id, config, [...commonKvs(ggufArch, d, { eps: o.eps ?? (s.layerNorm ? 'layernorm' : 'rms'), ropeDims: o.ropeDims }), ...(o.kvs ?? [])], {
+    tolerance: o.tolerance,
+  });
 }
 
 export const qwen2 = () => decoder('qwen2', 'Qwen2ForCausalLM', 'qwen2', 'qwen2', { qkvBias: true });
-export const qwen3 = () => decoder('qwen3', 'Qwen3ForCausalLM', 'qwen3', 'qwen3', { qkNorm: true }, { dims: { headDim: 32 } });
+export const qwen3 = () => decoder('qwen3', 'Qwen3ForCausalLM', 'qwen3', 'qwen3', { qkNorm: 'head' }, { dims: { headDim: 32 } });
 export const mistral = () => decoder('mistral', 'MistralForCausalLM', 'mistral', 'llama', { permute: true }, { dims: { headDim: 32, heads: 4, kvHeads: 2 } });
 
 // Gemma: GELU (tanh) MLP through ggml's fp16 table: keep its inputs small.
@@ -128,7 +134,7 @@ export const gemma3 = () =>
     'Gemma3ForCausalLM',
     'gemma3_text',
     'gemma3',
-    { ...gemmaShape, norms: GEMMA2_NORMS, qkNorm: true },
+    { ...gemmaShape, norms: GEMMA2_NORMS, qkNorm: 'head' },
     {
       dims: { headDim: 32 },
       config: { query_pre_attn_scalar: 32, sliding_window: 4096 },
@@ -137,4 +143,115 @@ export const gemma3 = () =>
     },
   );
 
-export { bool };
+// StarCoder2: LayerNorm with biases, biased projections, GELU MLP c_fc / c_proj, tied.
+export const starcoder2 = () =>
+  decoder(
+    'starcoder2',
+    'Starcoder2ForCausalLM',
+    'starcoder2',
+    'starcoder2',
+    {
+      head: null,
+      layerNorm: true,
+      qkvBias: true,
+      oBias: true,
+      mlp: { kind: 'plain', up: 'mlp.c_fc', down: 'mlp.c_proj', bias: true },
+      mlpStd: 0.3 / Math.sqrt(64),
+    },
+    { config: { use_bias: true, norm_epsilon: 1e-5 }, tolerance: 5e-4 },
+  );
+
+// StableLM: LayerNorm with biases, partial rotary (a quarter of head_dim), SiLU gated MLP.
+export const stablelm = () =>
+  decoder(
+    'stablelm',
+    'StableLmForCausalLM',
+    'stablelm',
+    'stablelm',
+    { layerNorm: true },
+    { config: { partial_rotary_factor: 0.25, layer_norm_eps: 1e-5 }, ropeDims: 4 },
+  );
+
+// Phi-2: one LayerNorm per block (parallel attention and MLP), biases everywhere, GELU fc1 / fc2.
+export const phi2 = () =>
+  decoder(
+    'phi2',
+    'PhiForCausalLM',
+    'phi',
+    'phi2',
+    {
+      layerNorm: true,
+      qkvBias: true,
+      oBias: true,
+      headBias: true,
+      attn: { o: 'dense' },
+      mlp: { kind: 'plain', up: 'mlp.fc1', down: 'mlp.fc2', bias: true },
+      norms: [['input_layernorm', 'attn_norm']],
+      finalNorm: 'model.final_layernorm',
+      mlpStd: 0.3 / Math.sqrt(64),
+    },
+    { dims: { kvHeads: 4 }, config: { partial_rotary_factor: 0.5 }, ropeDims: 8, tolerance: 5e-4 },
+  );
+
+// OLMo2: norms after attention and MLP only, q/k RMSNorm over the whole projection.
+export const olmo2 = () =>
+  decoder(
+    'olmo2',
+    'Olmo2ForCausalLM',
+    'olmo2',
+    'olmo2',
+    {
+      qkNorm: 'full',
+      norms: [
+        ['post_attention_layernorm', 'post_attention_norm'],
+        ['post_feedforward_layernorm', 'post_ffw_norm'],
+      ],
+    },
+    { dims: { kvHeads: 4 } },
+  );
+
+// Command-R: one bias-free LayerNorm per block (parallel), logit scale, tied.
+export const cohere = () =>
+  decoder(
+    'command-r',
+    'CohereForCausalLM',
+    'cohere',
+    'command-r',
+    { head: null, norms: [['input_layernorm', 'attn_norm']] },
+    { config: { logit_scale: 0.5, layer_norm_eps: 1e-5 }, kvs: [f32('command-r.logit_scale', 0.5)], eps: 'layernorm' },
+  );
+
+// Granite: Llama layout (q/k permuted) with its four scales.
+export const granite = () =>
+  decoder(
+    'granite',
+    'GraniteForCausalLM',
+    'granite',
+    'granite',
+    { permute: true },
+    {
+      config: { logits_scaling: 2, residual_multiplier: 0.5, embedding_multiplier: 3, attention_multiplier: 0.25 },
+      kvs: [f32('granite.logit_scale', 2), f32('granite.residual_scale', 0.5), f32('granite.embedding_scale', 3), f32('granite.attention.scale', 0.25)],
+    },
+  );
+
+// EXAONE 3: GPT-2-like names on a Llama-like block, NEOX rope (no permutation).
+export const exaone = () =>
+  decoder(
+    'exaone',
+    'ExaoneForCausalLM',
+    'exaone',
+    'exaone',
+    {
+      layer: (i) => `transformer.h.${i}`,
+      embed: 'transformer.wte',
+      finalNorm: 'transformer.ln_f',
+      attn: { block: 'attn.attention', o: 'out_proj' },
+      mlp: { kind: 'gated', gate: 'mlp.c_fc_0', up: 'mlp.c_fc_1', down: 'mlp.c_proj' },
+      norms: [
+        ['ln_1', 'attn_norm'],
+        ['ln_2', 'ffn_norm'],
+      ],
+    },
+    { config: { layer_norm_epsilon: 1e-5 } },
+  );

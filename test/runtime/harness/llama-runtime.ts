@@ -41,7 +41,18 @@ export function logSince(mark: number): string {
 
 export async function loadModel(path: string): Promise<LlamaModel> {
   const llama = await loadRuntime();
-  return llama.loadModel({ modelPath: path, gpuLayers: 0, useMmap: false, defaultContextFlashAttention: false });
+  const mark = llamaLog.length;
+  try {
+    return await llama.loadModel({ modelPath: path, gpuLayers: 0, useMmap: false, defaultContextFlashAttention: false });
+  } catch (e) {
+    // Say why: llama.cpp's own error lines (a missing key or tensor, a wrong shape).
+    const why = llamaLog
+      .slice(mark)
+      .filter((l) => l.level === 'error' || /error|failed/i.test(l.message))
+      .map((l) => l.message.trim())
+      .join(' | ');
+    throw new Error(`${(e as Error).message} (${path}): ${why}`);
+  }
 }
 
 /**
