@@ -51,7 +51,7 @@ export async function loadModel(path: string): Promise<LlamaModel> {
       .filter((l) => l.level === 'error' || /error|failed/i.test(l.message))
       .map((l) => l.message.trim())
       .join(' | ');
-    throw new Error(`${(e as Error).message} (${path}): ${why}`);
+    throw new Error(`${(e as Error).message} (${path}): ${why}`, { cause: e });
   }
 }
 
