@@ -127,6 +127,8 @@ export interface GeneratedSource {
   readonly dataOffset: number;
   /** Absolute [begin, end) of each tensor's data. */
   readonly tensors: Map<string, { begin: number; end: number }>;
+  /** Whether `bytes` equal the source's bytes at `offset` (compared in place, no copy). */
+  equals(offset: number, bytes: Uint8Array): boolean;
 }
 
 /**
@@ -187,7 +189,8 @@ export function generatedSafetensors(
     tensors: spans,
     read(offset, length) {
       if (offset < 0 || length < 0 || offset + length > byteLength) return Promise.reject(new RangeError(`read past the end: ${offset}+${length}`));
-      const out = new Uint8Array(length);
+      // allocUnsafe: every byte is overwritten below, so zero-filling GiBs would be wasted time.
+      const out: Uint8Array = Buffer.allocUnsafe(length);
       let done = 0;
       if (offset < dataOffset) {
         const n = Math.min(length, dataOffset - offset);
@@ -201,6 +204,19 @@ export function generatedSafetensors(
         done += n;
       }
       return Promise.resolve(out);
+    },
+    equals(offset, bytes) {
+      if (offset < dataOffset || offset + bytes.byteLength > byteLength) return false;
+      const got = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const ref = Buffer.from(pattern.buffer, pattern.byteOffset, pattern.byteLength);
+      let done = 0;
+      while (done < bytes.byteLength) {
+        const k = (offset + done - dataOffset) % period;
+        const n = Math.min(bytes.byteLength - done, period - k);
+        if (got.compare(ref, k, k + n, done, done + n) !== 0) return false;
+        done += n;
+      }
+      return true;
     },
   };
 }
