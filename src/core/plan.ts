@@ -7,10 +7,14 @@ import type { ByteSource } from './io';
 import { parseAdapterConfig, parseBaseConfig, type AdapterConfig, type BaseConfig } from './peft/config';
 import { classifyTensorName, compareBytewise, compareNatural, stripPeftPrefix } from './peft/names';
 import { peftScaling, scalingWarnings, type ModuleScaling } from './peft/scaling';
-import { parseSafetensorsHeader, type SafetensorsTensor } from './safetensors/header';
+import { detectAdapterFormat, readPytorchCheckpoint, type AdapterFileFormat } from './pytorch/checkpoint';
+import { parseSafetensorsHeader } from './safetensors/header';
 import { ggmlByteSize, OUTTYPES, tensorTypeFor, type GgmlTypeName, type OutType, type OutTypeOption } from './tensor/encode';
 import type { MatrixOp } from './tensor/ops';
 import type { TensorLocation } from './tensor/read';
+
+/** One tensor of the adapter file, whatever its format: a name and where its data is. */
+export type AdapterTensor = TensorLocation & { name: string };
 
 /** One matrix that goes into an output tensor: a source tensor and the ops applied to it. */
 export interface PartRecipe {
@@ -68,7 +72,7 @@ export interface InspectInput {
   adapterConfig: string;
   /** Text of the base model's config.json. */
   baseConfig: string;
-  /** adapter_model.safetensors. */
+  /** adapter_model.safetensors or adapter_model.bin (recognised by its first bytes). */
   adapter: ByteSource;
 }
 
@@ -90,6 +94,8 @@ export interface ConversionPlan {
     baseModel: string | null;
     layers: number;
     peftType: string;
+    /** The adapter file's format (set by inspect). */
+    format?: AdapterFileFormat;
   };
   tied: boolean;
   modules: PlannedModule[];
@@ -111,8 +117,8 @@ export interface ConversionPlan {
 interface Pair {
   module: string;
   kind: 'linear' | 'embedding';
-  a?: SafetensorsTensor;
-  b?: SafetensorsTensor;
+  a?: AdapterTensor;
+  b?: AdapterTensor;
   /** Order of first appearance among sorted names (for `auto`). */
   firstSeen: number;
 }
@@ -133,12 +139,21 @@ const NON_TEXT =
 export async function inspect(input: InspectInput, options: InspectOptions = {}): Promise<ConversionPlan> {
   const config = parseAdapterConfig(input.adapterConfig);
   const base = parseBaseConfig(input.baseConfig);
-  const header = await parseSafetensorsHeader(input.adapter);
-  return planFrom(config, base, header.tensors, options);
+  const { format, tensors } = await readAdapterTensors(input.adapter);
+  const plan = planFrom(config, base, tensors, options);
+  plan.adapter.format = format;
+  return plan;
+}
+
+/** The tensor table of an adapter file in any supported format, recognised by magic bytes. */
+export async function readAdapterTensors(source: ByteSource): Promise<{ format: AdapterFileFormat; tensors: AdapterTensor[] }> {
+  const format = await detectAdapterFormat(source);
+  if (format === 'safetensors') return { format, tensors: (await parseSafetensorsHeader(source)).tensors };
+  return readPytorchCheckpoint(source);
 }
 
 /** The planning step on already-parsed inputs (exported for tests and other input formats). */
-export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: readonly SafetensorsTensor[], options: InspectOptions = {}): ConversionPlan {
+export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: readonly AdapterTensor[], options: InspectOptions = {}): ConversionPlan {
   if (config.peftType !== 'LORA') {
     throw new ConversionError(
       'unsupported_adapter',
@@ -152,7 +167,10 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
   const refusals: SerializedConversionError[] = [];
   const skipped: { tensor: string; reason: string }[] = [];
   const sources: Record<string, TensorLocation> = {};
-  for (const t of tensors) sources[t.name] = { dtype: t.dtype, shape: t.shape, begin: t.begin, end: t.end };
+  for (const t of tensors) {
+    const { name, ...loc } = t;
+    sources[name] = loc;
+  }
 
   if (config.loraAlphaDefaulted) {
     warnings.push({
@@ -169,7 +187,7 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
   // 1. Classify and pair, in byte-wise sorted order (the order `auto` scans in).
   const sorted = [...tensors].sort((x, y) => compareBytewise(x.name, y.name));
   const pairs = new Map<string, Pair>();
-  const norms: { tensor: SafetensorsTensor; gguf: string; addOne: boolean; module: string }[] = [];
+  const norms: { tensor: AdapterTensor; gguf: string; addOne: boolean; module: string }[] = [];
   const byCode = new Map<ErrorCode, string[]>();
   const note = (code: ErrorCode, name: string) => {
     const list = byCode.get(code) ?? [];

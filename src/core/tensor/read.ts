@@ -1,16 +1,28 @@
 import type { ByteSource } from '../io';
+import { inflateEntry, type DeflatedEntry } from '../pytorch/zip';
 import { bf16BitsToF32Bits } from './bf16';
 import { f16BitsToF32Bits } from './f16';
 
 export type SourceDtype = 'F32' | 'F16' | 'BF16';
+
+export const SOURCE_DTYPE_BYTES: Record<SourceDtype, number> = { F32: 4, F16: 2, BF16: 2 };
 
 /** Where a tensor's little-endian data lives in a source, and how it is typed. */
 export interface TensorLocation {
   dtype: SourceDtype;
   /** Row-major (numpy order) shape. */
   shape: number[];
+  /** Byte offset of the first element (absolute, or in the inflated entry when `deflated`). */
   begin: number;
+  /** End of the bytes the tensor spans. */
   end: number;
+  /**
+   * Element strides, row-major, for a view that is not contiguous (PyTorch checkpoints:
+   * transposes, slices with a step, broadcasts). Absent: contiguous row-major data.
+   */
+  strides?: number[];
+  /** The bytes sit in a deflate-compressed zip entry; begin/end are offsets once inflated. */
+  deflated?: DeflatedEntry;
 }
 
 /**
@@ -24,8 +36,32 @@ export interface F32Tensor {
 
 /** Read a whole tensor and widen it to f32 bit patterns. */
 export async function readTensorF32(source: ByteSource, loc: TensorLocation): Promise<F32Tensor> {
-  const bytes = await source.read(loc.begin, loc.end - loc.begin);
+  const span = loc.deflated ? (await inflateEntry(source, loc.deflated)).subarray(loc.begin, loc.end) : await source.read(loc.begin, loc.end - loc.begin);
+  const bytes = loc.strides ? gatherStrided(span, loc.shape, loc.strides, SOURCE_DTYPE_BYTES[loc.dtype]) : span;
   return { shape: loc.shape.slice(), bits: widenToF32Bits(bytes, loc.dtype) };
+}
+
+/** Copy a strided view (strides in elements, from the span's first byte) into row-major order. */
+export function gatherStrided(span: Uint8Array, shape: readonly number[], strides: readonly number[], elementBytes: number): Uint8Array {
+  const numel = shape.reduce((a, d) => a * d, 1);
+  const out = new Uint8Array(numel * elementBytes);
+  if (numel === 0) return out;
+  const dims = shape.length;
+  const index = new Array<number>(dims).fill(0);
+  let src = 0;
+  for (let i = 0; i < numel; i++) {
+    const from = src * elementBytes;
+    for (let b = 0; b < elementBytes; b++) out[i * elementBytes + b] = span[from + b]!;
+    // Odometer: advance the last dimension, carrying into the earlier ones.
+    for (let d = dims - 1; d >= 0; d--) {
+      index[d]!++;
+      src += strides[d]!;
+      if (index[d]! < shape[d]!) break;
+      src -= strides[d]! * shape[d]!;
+      index[d] = 0;
+    }
+  }
+  return out;
 }
 
 export function widenToF32Bits(bytes: Uint8Array, dtype: SourceDtype): Uint32Array {

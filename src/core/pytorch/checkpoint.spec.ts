@@ -1,0 +1,260 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FIXTURES } from '../../../test/helpers/fixtures';
+import { buildSafetensors } from '../../../test/helpers/safetensors-build';
+import { convert } from '../convert';
+import { ConversionError } from '../errors';
+import { bytesSource, MemorySink, type ByteSource } from '../io';
+import { inspect } from '../plan';
+import { readTensorF32 } from '../tensor/read';
+import { detectAdapterFormat, readPytorchCheckpoint } from './checkpoint';
+
+const BIN = join(FIXTURES, 'bin');
+
+interface Expected {
+  tensors: Record<string, { dtype: string; shape: number[]; stride: number[]; storage_offset: number; contiguous: boolean; values: number[] }>;
+}
+
+function fixture(name: string): Uint8Array {
+  return new Uint8Array(readFileSync(join(BIN, name)));
+}
+function expectedOf(name: string): Expected {
+  return JSON.parse(readFileSync(join(BIN, name.replace(/\.bin$/, '.expected.json')), 'utf8')) as Expected;
+}
+
+/** A source that records every read, to show that tensor data is not read while planning. */
+function recording(bytes: Uint8Array): ByteSource & { reads: [number, number][] } {
+  const inner = bytesSource(bytes);
+  const reads: [number, number][] = [];
+  return {
+    byteLength: inner.byteLength,
+    reads,
+    read(offset, length) {
+      reads.push([offset, length]);
+      return inner.read(offset, length);
+    },
+  };
+}
+
+const DTYPES: Record<string, string> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
+
+async function thrown(p: Promise<unknown>): Promise<ConversionError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConversionError);
+    return e as ConversionError;
+  }
+  throw new Error('expected a ConversionError');
+}
+
+describe('readPytorchCheckpoint on real torch.save files (test/fixtures/bin, torch 1.13)', () => {
+  const cases: [string, string][] = [
+    ['adapter_fp32.bin', 'pytorch-zip'],
+    ['adapter_fp16.bin', 'pytorch-zip'],
+    ['adapter_bf16.bin', 'pytorch-zip'],
+    ['adapter_views.bin', 'pytorch-zip'],
+    ['adapter_deflated.bin', 'pytorch-zip'],
+    ['adapter_legacy.bin', 'pytorch-legacy'],
+  ];
+  for (const [file, format] of cases) {
+    it(`${file}: every tensor's name, dtype, shape and values agree with torch.load`, async () => {
+      const bytes = fixture(file);
+      const expected = expectedOf(file);
+      const ckpt = await readPytorchCheckpoint(bytesSource(bytes), file);
+      expect(ckpt.format).toBe(format);
+      expect(ckpt.tensors.map((t) => t.name)).toEqual(Object.keys(expected.tensors));
+      for (const t of ckpt.tensors) {
+        const e = expected.tensors[t.name]!;
+        expect(t.dtype).toBe(DTYPES[e.dtype]);
+        expect(t.shape).toEqual(e.shape);
+        // A non-contiguous view keeps its strides; a contiguous one is a plain byte range.
+        expect(t.strides === undefined).toBe(e.contiguous);
+        const got = await readTensorF32(bytesSource(bytes), t);
+        expect(new Float32Array(got.bits.buffer)).toEqual(Float32Array.from(e.values));
+      }
+    });
+  }
+
+  it('adapter_views.bin covers transposes, stepped slices, broadcasts, offsets and shared storages', () => {
+    const e = expectedOf('adapter_views.bin').tensors;
+    const views = Object.values(e);
+    expect(views.some((t) => !t.contiguous && t.stride.includes(0))).toBe(true); // expand
+    expect(views.some((t) => !t.contiguous && t.stride[1] === 2)).toBe(true); // [:, ::2]
+    expect(views.some((t) => !t.contiguous && t.stride[0] === 1)).toBe(true); // .t()
+    expect(views.some((t) => t.storage_offset > 0)).toBe(true); // big[8:]
+    expect(new Set(views.map((t) => t.dtype))).toEqual(new Set(['float32', 'float16', 'bfloat16']));
+  });
+
+  it('two tensors sharing a storage point into the same bytes, 8 rows apart', async () => {
+    const ckpt = await readPytorchCheckpoint(bytesSource(fixture('adapter_views.bin')));
+    const q = ckpt.tensors.find((t) => t.name.endsWith('q_proj.lora_B.weight'))!;
+    const v = ckpt.tensors.find((t) => t.name.endsWith('v_proj.lora_B.weight'))!;
+    expect(v.begin - q.begin).toBe(8 * 4 * 4);
+    expect(q.end).toBe(v.begin);
+  });
+
+  it('reads the tables without touching tensor data (lazy, like safetensors)', async () => {
+    const bytes = fixture('adapter_views.bin');
+    const src = recording(bytes);
+    const ckpt = await readPytorchCheckpoint(src);
+    // The tail scan for the end-of-directory record (up to 64 KiB: the whole of a tiny file) aside.
+    const reads = src.reads.filter(([offset, length]) => offset + length !== bytes.byteLength);
+    expect(reads.length).toBe(src.reads.length - 1);
+    for (const [offset, length] of reads) {
+      for (const t of ckpt.tensors) expect(offset + length <= t.begin || offset >= t.end).toBe(true);
+    }
+  });
+
+  it('a deflated archive records where each compressed entry is and inflates it on read', async () => {
+    const ckpt = await readPytorchCheckpoint(bytesSource(fixture('adapter_deflated.bin')));
+    expect(ckpt.tensors.every((t) => t.deflated !== undefined && t.deflated.size === 4 * t.shape[0]! * t.shape[1]!)).toBe(true);
+  });
+});
+
+describe('the unpickler refuses code, by name, without running it', () => {
+  it('refuses os.system (pickled as posix.system)', async () => {
+    const err = await thrown(readPytorchCheckpoint(bytesSource(fixture('malicious_os_system.bin'))));
+    expect(err.code).toBe('malformed_header');
+    expect(err.details['global']).toBe('posix.system');
+    expect(err.message).toContain('"posix.system"');
+    expect(err.message).toContain('nothing was executed');
+    expect(existsSync('/tmp/lora2gguf-pwned')).toBe(false);
+  });
+
+  it('refuses eval (pickled by protocol 2 as __builtin__.eval)', async () => {
+    const err = await thrown(readPytorchCheckpoint(bytesSource(fixture('malicious_eval.bin'))));
+    expect(err.details['global']).toBe('__builtin__.eval');
+  });
+
+  function zipWithPickle(pickle: number[]): Uint8Array {
+    // Swap data.pkl of a real checkpoint for `pickle` (same length budget is not needed: rebuild the zip).
+    return buildStoredZip([
+      ['archive/data.pkl', Uint8Array.from(pickle)],
+      ['archive/version', new TextEncoder().encode('3\n')],
+    ]);
+  }
+  const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));
+
+  it('refuses object-building opcodes by name', async () => {
+    // PROTO 2, MARK, INST "os\nsystem\n"
+    const err = await thrown(readPytorchCheckpoint(bytesSource(zipWithPickle([0x80, 2, 0x28, 0x69, ...ascii('os\nsystem\n'), 0x2e]))));
+    expect(err.details['opcode']).toBe('INST');
+    const err2 = await thrown(readPytorchCheckpoint(bytesSource(zipWithPickle([0x80, 2, 0x29, 0x29, 0x81, 0x2e]))));
+    expect(err2.details['opcode']).toBe('NEWOBJ');
+  });
+
+  it('refuses a global even through STACK_GLOBAL (protocol 4)', async () => {
+    const str = (s: string) => [0x8c, s.length, ...ascii(s)];
+    const err = await thrown(readPytorchCheckpoint(bytesSource(zipWithPickle([0x80, 4, ...str('subprocess'), ...str('Popen'), 0x93, 0x2e]))));
+    expect(err.details['global']).toBe('subprocess.Popen');
+  });
+
+  it('refuses a torch global outside the allow-list (torch.load)', async () => {
+    const err = await thrown(readPytorchCheckpoint(bytesSource(zipWithPickle([0x80, 2, 0x63, ...ascii('torch\nload\n'), 0x2e]))));
+    expect(err.details['global']).toBe('torch.load');
+  });
+
+  it('reports a truncated pickle as malformed', async () => {
+    const err = await thrown(readPytorchCheckpoint(bytesSource(zipWithPickle([0x80, 2, 0x7d, 0x58, 10, 0, 0, 0, 0x61]))));
+    expect(err.code).toBe('malformed_header');
+    expect(err.message).toContain('ends early');
+  });
+});
+
+describe('format detection by magic bytes', () => {
+  it('recognises safetensors, zip and legacy checkpoints', async () => {
+    expect(await detectAdapterFormat(bytesSource(buildSafetensors([{ name: 'x', dtype: 'F32', shape: [1] }])))).toBe('safetensors');
+    expect(await detectAdapterFormat(bytesSource(fixture('adapter_fp32.bin')))).toBe('pytorch-zip');
+    expect(await detectAdapterFormat(bytesSource(fixture('adapter_legacy.bin')))).toBe('pytorch-legacy');
+  });
+
+  it('names what a wrong file is', async () => {
+    const lfs = new TextEncoder().encode('version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n');
+    const err = await thrown(detectAdapterFormat(bytesSource(lfs)));
+    expect(err.code).toBe('wrong_input');
+    expect(err.message).toContain('Git LFS pointer');
+    const gguf = await thrown(detectAdapterFormat(bytesSource(new TextEncoder().encode('GGUF\x03\x00\x00\x00xxxxxxxxxxxx'))));
+    expect(gguf.message).toContain('already a GGUF');
+  });
+});
+
+// ---- End to end: a .bin converts to the very same GGUF as the same tensors in safetensors. ----
+
+const BASE = JSON.stringify({
+  architectures: ['LlamaForCausalLM'],
+  hidden_size: 8,
+  intermediate_size: 8,
+  num_attention_heads: 2,
+  num_key_value_heads: 2,
+  num_hidden_layers: 1,
+  tie_word_embeddings: false,
+});
+const CONFIG = JSON.stringify({ peft_type: 'LORA', r: 4, lora_alpha: 8 });
+
+describe('inspect + convert accept adapter_model.bin', () => {
+  for (const file of ['adapter_fp32.bin', 'adapter_bf16.bin', 'adapter_views.bin', 'adapter_deflated.bin', 'adapter_legacy.bin']) {
+    it(`${file} gives the same GGUF as the same values in safetensors`, async () => {
+      const bin = fixture(file);
+      const expected = expectedOf(file);
+      const st = buildSafetensors(Object.entries(expected.tensors).map(([name, t]) => ({ name, dtype: 'F32', shape: t.shape, data: t.values })));
+      const planBin = await inspect({ adapterConfig: CONFIG, baseConfig: BASE, adapter: bytesSource(bin) });
+      const planSt = await inspect({ adapterConfig: CONFIG, baseConfig: BASE, adapter: bytesSource(st) });
+      expect(planBin.refusals).toEqual([]);
+      expect(planBin.adapter.format).toBe(file.includes('legacy') ? 'pytorch-legacy' : 'pytorch-zip');
+      expect(planSt.adapter.format).toBe('safetensors');
+      expect(planBin.tensors.length).toBe(Object.keys(expected.tensors).length);
+      const a = new MemorySink();
+      const b = new MemorySink();
+      await convert(planBin, bytesSource(bin), a);
+      await convert(planSt, bytesSource(st), b);
+      expect(a.bytes()).toEqual(b.bytes());
+    });
+  }
+});
+
+/** A zip of stored entries (for hand-made pickles). */
+function buildStoredZip(files: [string, Uint8Array][]): Uint8Array {
+  const enc = new TextEncoder();
+  const locals: Uint8Array[] = [];
+  const centrals: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, data] of files) {
+    const n = enc.encode(name);
+    const local = new Uint8Array(30 + n.length + data.length);
+    const lv = new DataView(local.buffer);
+    lv.setUint32(0, 0x04034b50, true);
+    lv.setUint32(18, data.length, true);
+    lv.setUint32(22, data.length, true);
+    lv.setUint16(26, n.length, true);
+    local.set(n, 30);
+    local.set(data, 30 + n.length);
+    const central = new Uint8Array(46 + n.length);
+    const cv = new DataView(central.buffer);
+    cv.setUint32(0, 0x02014b50, true);
+    cv.setUint32(20, data.length, true);
+    cv.setUint32(24, data.length, true);
+    cv.setUint16(28, n.length, true);
+    cv.setUint32(42, offset, true);
+    central.set(n, 46);
+    locals.push(local);
+    centrals.push(central);
+    offset += local.length;
+  }
+  const cdSize = centrals.reduce((a, c) => a + c.length, 0);
+  const eocd = new Uint8Array(22);
+  const ev = new DataView(eocd.buffer);
+  ev.setUint32(0, 0x06054b50, true);
+  ev.setUint16(8, files.length, true);
+  ev.setUint16(10, files.length, true);
+  ev.setUint32(12, cdSize, true);
+  ev.setUint32(16, offset, true);
+  const out = new Uint8Array(offset + cdSize + 22);
+  let at = 0;
+  for (const p of [...locals, ...centrals, eocd]) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
