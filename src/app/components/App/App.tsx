@@ -1,0 +1,67 @@
+import { useApp, getAppStore } from '../../state/store';
+import { loadSample } from '../../services/sample';
+import type { Collected } from '../../services/walk';
+import { BaseConfigPrompt } from '../BaseConfigPrompt/BaseConfigPrompt';
+import { DropZone } from '../DropZone/DropZone';
+import { ErrorPanel } from '../ErrorPanel/ErrorPanel';
+import { InputFiles } from '../InputFiles/InputFiles';
+import { Preflight } from '../Preflight/Preflight';
+import { ProgressPanel } from '../ProgressPanel/ProgressPanel';
+import { ResultPanel } from '../ResultPanel/ResultPanel';
+import styles from './App.module.css';
+
+function addFiles(c: Collected) {
+  void getAppStore().getState().addFiles(c);
+}
+
+function trySample() {
+  loadSample().then(addFiles, (e) => getAppStore().getState().failLoad(e));
+}
+
+export function App() {
+  const phase = useApp((s) => s.phase);
+  const loadError = useApp((s) => s.loadError);
+  const needsBase = useApp((s) => !!s.selection?.adapterConfig && !!s.selection.adapter && !s.selection.baseConfig && !s.baseConfigFile);
+
+  return (
+    <div className={styles.app}>
+      <header className={styles.header}>
+        <h1 className={styles.title}>lora2gguf</h1>
+        <p className={styles.tagline}>PEFT LoRA adapter → llama.cpp GGUF LoRA, converted in your browser. Nothing is uploaded.</p>
+      </header>
+      <main className={styles.main} aria-live="polite" aria-busy={phase === 'reading'}>
+        {(phase === 'empty' || phase === 'reading') && (
+          <>
+            <DropZone onFiles={addFiles} onError={(e) => getAppStore().getState().failLoad(e)} busy={phase === 'reading'} />
+            <div className={styles.emptyActions}>
+              <button type="button" onClick={trySample} disabled={phase === 'reading'}>
+                Try a sample
+              </button>
+              <span>A tiny Llama-style adapter bundled with the app.</span>
+            </div>
+          </>
+        )}
+        {loadError && <ErrorPanel error={loadError} />}
+        {phase === 'preflight' && (
+          <>
+            <div className={styles.toolbar}>
+              <h2>Check before converting</h2>
+              <button type="button" onClick={() => getAppStore().getState().reset()}>
+                Start over
+              </button>
+            </div>
+            <InputFiles />
+            {needsBase && <BaseConfigPrompt />}
+            <Preflight />
+          </>
+        )}
+        {phase === 'converting' && <ProgressPanel />}
+        {phase === 'done' && <ResultPanel />}
+      </main>
+      <footer className={styles.footer}>
+        The conversion runs in a Web Worker on this device. Output tensors follow llama.cpp&apos;s convert_lora_to_gguf.py; anything that would not load or
+        apply as PEFT does is refused with the reason.
+      </footer>
+    </div>
+  );
+}

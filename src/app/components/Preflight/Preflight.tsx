@@ -1,0 +1,193 @@
+import { OUTTYPES, type ConversionPlan, type OutType } from '../../../core';
+import { ERROR_WORDS } from '../../services/error-words';
+import { formatBytes, formatNumber } from '../../services/format';
+import { hasSavePicker, pickSaveTarget, PickerCancelled } from '../../services/save';
+import { getAppStore, outputFileName, useApp } from '../../state/store';
+import { Diagnostics } from '../Diagnostics/Diagnostics';
+import { ErrorPanel } from '../ErrorPanel/ErrorPanel';
+import { TensorTable } from '../TensorTable/TensorTable';
+import styles from './Preflight.module.css';
+
+const OUTTYPE_NOTE: Record<OutType, string> = {
+  f32: 'exact, largest (default)',
+  f16: 'half size',
+  bf16: 'half size, keeps bf16 range',
+  q8_0: 'smallest, 8-bit',
+};
+
+/** Codes the "drop tied-head LoRA" opt-in resolves. */
+const DROPPABLE = new Set(['tied_head', 'not_applied_by_runtime']);
+
+function scalingText(plan: ConversionPlan): string {
+  const scales = [...new Set(plan.modules.map((m) => m.peftScale))];
+  const { r, loraAlpha, useRslora } = plan.adapter;
+  const formula = useRslora ? `α/√r = ${formatNumber(loraAlpha)}/√${r}` : `α/r = ${formatNumber(loraAlpha)}/${r}`;
+  if (scales.length <= 1) return `${formatNumber(scales[0] ?? (useRslora ? loraAlpha / Math.sqrt(r) : loraAlpha / r))} (${formula})`;
+  return `${formatNumber(Math.min(...scales))} – ${formatNumber(Math.max(...scales))} (varies per module)`;
+}
+
+function targetText(t: ConversionPlan['adapter']['targetModules']): string {
+  if (t === null) return '—';
+  if (typeof t === 'string') return `pattern ${t}`;
+  return t.join(', ');
+}
+
+function onConvert() {
+  const store = getAppStore();
+  const fileName = outputFileName(store.getState().options);
+  // The picker must open inside the click, before anything is awaited.
+  pickSaveTarget(fileName).then(
+    (target) => store.getState().convert(target),
+    (e) => {
+      if (e instanceof PickerCancelled) return;
+      store.getState().failLoad(e);
+    },
+  );
+}
+
+export function Preflight() {
+  const plan = useApp((s) => s.plan);
+  const planError = useApp((s) => s.planError);
+  const inspecting = useApp((s) => s.inspecting);
+  const options = useApp((s) => s.options);
+  const convertError = useApp((s) => s.convertError);
+  const notice = useApp((s) => s.notice);
+  const ready = useApp((s) => !!s.selection?.adapter && !!s.selection.adapterConfig && !!(s.baseConfigFile ?? s.selection.baseConfig));
+  const store = getAppStore().getState();
+
+  if (!ready) return null;
+  if (planError) return <ErrorPanel error={planError} testId="plan-error" />;
+  if (!plan) return <p className={styles.loading}>{inspecting ? 'Reading the adapter…' : ''}</p>;
+
+  const droppable = plan.refusals.some((r) => DROPPABLE.has(r.code));
+  const blocked = plan.refusals.length > 0;
+  const picker = hasSavePicker();
+
+  return (
+    <>
+      <section className={styles.card} aria-labelledby="summary-heading" data-testid="preflight">
+        <h3 id="summary-heading">Adapter</h3>
+        <dl className={styles.facts}>
+          <div>
+            <dt>Architecture</dt>
+            <dd data-testid="architecture">{plan.architecture}</dd>
+          </div>
+          <div>
+            <dt>llama.cpp architecture</dt>
+            <dd data-testid="gguf-architecture">{plan.ggufArchitecture}</dd>
+          </div>
+          <div>
+            <dt>Rank (r)</dt>
+            <dd data-testid="rank">{plan.adapter.r}</dd>
+          </div>
+          <div>
+            <dt>Alpha (α)</dt>
+            <dd data-testid="alpha">{formatNumber(plan.adapter.loraAlpha)}</dd>
+          </div>
+          <div>
+            <dt>Effective scaling</dt>
+            <dd data-testid="scaling">{scalingText(plan)}</dd>
+          </div>
+          <div>
+            <dt>Layers with LoRA</dt>
+            <dd data-testid="layers">{plan.adapter.layers}</dd>
+          </div>
+          <div>
+            <dt>Output tensors</dt>
+            <dd data-testid="output-tensor-count">{plan.tensors.length}</dd>
+          </div>
+          <div>
+            <dt>Base model</dt>
+            <dd>{plan.adapter.baseModel ?? '—'}</dd>
+          </div>
+          <div style={{ gridColumn: '1 / -1' }}>
+            <dt>Target modules</dt>
+            <dd data-testid="targets">{targetText(plan.adapter.targetModules)}</dd>
+          </div>
+        </dl>
+      </section>
+
+      <Diagnostics plan={plan} />
+
+      {(droppable || options.dropUnapplied) && (
+        <label className={styles.check}>
+          <input
+            type="checkbox"
+            checked={options.dropUnapplied}
+            onChange={(e) => store.setDropUnapplied(e.currentTarget.checked)}
+            data-testid="drop-unapplied"
+          />
+          <span>
+            <strong>Drop tied-head LoRA</strong>: leave out the LoRA that llama.cpp cannot apply ({ERROR_WORDS.tied_head.title.toLowerCase()}). The rest of the
+            adapter is converted; the output then differs from PEFT by exactly that update.
+          </span>
+        </label>
+      )}
+
+      <section className={styles.card} aria-labelledby="output-heading">
+        <h3 id="output-heading">Output</h3>
+        <div className={styles.options}>
+          <fieldset className={styles.outtypes}>
+            <legend>Output type</legend>
+            {OUTTYPES.map((o) => (
+              <label key={o} className={styles.radio}>
+                <input
+                  type="radio"
+                  name="outtype"
+                  value={o}
+                  checked={options.outtype === o}
+                  onChange={() => store.setOuttype(o)}
+                  data-testid={`outtype-${o}`}
+                />
+                <span className={styles.radioText}>
+                  <strong>{o}</strong> — {OUTTYPE_NOTE[o]}
+                </span>
+                <span className={styles.size} data-testid={`size-${o}`}>
+                  {formatBytes(plan.sizeByOuttype[o])}
+                </span>
+              </label>
+            ))}
+          </fieldset>
+          <div className={styles.nameField}>
+            <label htmlFor="output-name">Name (general.name and file name)</label>
+            <input
+              id="output-name"
+              type="text"
+              value={options.name}
+              onChange={(e) => store.setName(e.currentTarget.value)}
+              data-testid="output-name"
+              autoComplete="off"
+              spellCheck={false}
+            />
+            <p className={styles.fileName}>
+              File: <span data-testid="output-file-name">{outputFileName(options)}</span> · {formatBytes(plan.sizeByOuttype[options.outtype])}
+            </p>
+          </div>
+        </div>
+        {notice && (
+          <p className={styles.notice} role="status" data-testid="notice">
+            {notice}
+          </p>
+        )}
+        {convertError && <ErrorPanel error={convertError} testId="convert-error" />}
+        <div className={styles.actions}>
+          <button type="button" className="primary" onClick={onConvert} disabled={blocked || inspecting} data-testid="convert">
+            {picker ? 'Convert and save…' : 'Convert'}
+          </button>
+          <span className={styles.why}>
+            {blocked
+              ? 'Conversion is refused: see above for why and what to do.'
+              : picker
+                ? 'You choose where to save; the file is written tensor by tensor.'
+                : 'The file is prepared in browser storage, then offered as a download.'}
+          </span>
+        </div>
+      </section>
+
+      <section className={styles.card} aria-labelledby="tensors-heading">
+        <h3 id="tensors-heading">Tensors</h3>
+        <TensorTable plan={plan} />
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,111 @@
+import { formatBytes } from '../../services/format';
+import { getAppStore, useApp } from '../../state/store';
+import styles from './ResultPanel.module.css';
+
+/** Shell-quote a file name for the usage lines when it needs it. */
+function q(s: string): string {
+  return /^[\w./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The base model's GGUF file name as people usually have it (a placeholder the user adapts). */
+export function baseGgufName(baseModel: string | null): string {
+  const stem = baseModel ? baseModel.split('/').pop()! : 'base-model';
+  return `${stem}.gguf`;
+}
+
+export function usageLines(fileName: string, baseModel: string | null): { cli: string; server: string; ollama: string } {
+  const base = q(baseGgufName(baseModel));
+  const file = q(fileName);
+  return {
+    cli: `llama-cli -m ${base} --lora ${file}`,
+    server: `llama-server -m ${base} --lora ${file}`,
+    ollama: `FROM ./${baseGgufName(baseModel)}\nADAPTER ./${fileName}`,
+  };
+}
+
+/** The verified output: what is in it, and how to use it. */
+export function ResultPanel() {
+  const r = useApp((s) => s.result);
+  if (!r) return null;
+  const store = getAppStore().getState();
+  const usage = usageLines(r.fileName, r.baseModel);
+  return (
+    <section className={styles.card} aria-labelledby="done-heading" data-testid="result">
+      <div className={`${styles.card} ${styles.ok}`}>
+        <h2 id="done-heading">Done: {r.fileName}</h2>
+        <p>
+          {r.target === 'handle'
+            ? 'Saved where you chose. '
+            : 'Ready to download (prepared in browser storage; it is removed when you start another conversion). '}
+          The file was read back and its header matches the plan.
+        </p>
+        {r.downloadUrl && (
+          <p>
+            <a className={styles.download} href={r.downloadUrl} download={r.fileName} data-testid="download">
+              Download {r.fileName} ({formatBytes(r.size)})
+            </a>
+          </p>
+        )}
+      </div>
+      <dl className={styles.facts}>
+        <div>
+          <dt>Size</dt>
+          <dd data-testid="result-size">{formatBytes(r.size)}</dd>
+        </div>
+        <div>
+          <dt>Tensors</dt>
+          <dd data-testid="result-tensors">{r.tensorCount}</dd>
+        </div>
+        <div>
+          <dt>Type</dt>
+          <dd>{r.outtype}</dd>
+        </div>
+        <div>
+          <dt>GGUF version</dt>
+          <dd>{r.ggufVersion}</dd>
+        </div>
+      </dl>
+      {r.warnings.length > 0 && (
+        <div role="status" data-testid="result-warnings">
+          <h3>Warnings</h3>
+          <ul className={styles.warnings}>
+            {r.warnings.map((w, i) => (
+              <li key={i} data-testid="warning" data-code={w.code}>
+                {w.message}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      <div className={styles.usage}>
+        <h3>Use it</h3>
+        <p>With llama.cpp (the base model converted to GGUF, same architecture):</p>
+        <pre data-testid="usage-cli">{usage.cli}</pre>
+        <pre data-testid="usage-server">{usage.server}</pre>
+        <p>In an Ollama Modelfile:</p>
+        <pre data-testid="usage-ollama">{usage.ollama}</pre>
+      </div>
+      <details>
+        <summary>Metadata ({r.keys.length} keys)</summary>
+        <table className={styles.keys}>
+          <tbody>
+            {r.keys.map((k) => (
+              <tr key={k.key}>
+                <th scope="row">{k.key}</th>
+                <td>{k.value}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </details>
+      <div className={styles.actions}>
+        <button type="button" onClick={() => store.again()}>
+          Convert again with other options
+        </button>
+        <button type="button" onClick={() => store.reset()}>
+          Convert another adapter
+        </button>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,115 @@
+/**
+ * Where the output goes. With the File System Access API (Chromium) the user picks the file
+ * (`showSaveFilePicker` must run on the main thread inside the click, before any await), and
+ * the worker writes to it. Elsewhere the worker writes a temporary file in the origin-private
+ * file system and the page offers it as a download (a disk-backed File, not a Blob in memory).
+ * Temporary files are guarded by Web Locks while a tab uses them; any other is a leftover of a
+ * closed tab and is removed at start.
+ */
+import type { SaveTarget } from '../../../workers/protocol';
+
+/** The OPFS folder for temporary outputs. */
+export const TEMP_DIR = 'lora2gguf-tmp';
+const LOCK_PREFIX = 'lora2gguf-tmp:';
+
+type SavePickerWindow = Window & {
+  showSaveFilePicker?: (options: {
+    suggestedName?: string;
+    types?: { description: string; accept: Record<string, string[]> }[];
+  }) => Promise<FileSystemFileHandle>;
+};
+
+export function hasSavePicker(w: Window = window): boolean {
+  return typeof (w as SavePickerWindow).showSaveFilePicker === 'function';
+}
+
+/** The user closed the picker without choosing: not an error. */
+export class PickerCancelled extends Error {
+  override readonly name = 'PickerCancelled';
+}
+
+/**
+ * Ask where to save. Call first thing in the click handler: the picker needs the user's gesture.
+ * Resolves to an OPFS target when the browser has no save picker.
+ */
+export async function pickSaveTarget(suggestedName: string, w: Window = window): Promise<SaveTarget> {
+  const picker = (w as SavePickerWindow).showSaveFilePicker;
+  if (typeof picker === 'function') {
+    try {
+      const handle = await picker.call(w, {
+        suggestedName,
+        types: [{ description: 'GGUF LoRA adapter', accept: { 'application/octet-stream': ['.gguf'] } }],
+      });
+      return { kind: 'handle', handle };
+    } catch (e) {
+      if ((e as { name?: string }).name === 'AbortError') throw new PickerCancelled('No file chosen.');
+      throw e;
+    }
+  }
+  return { kind: 'opfs', directory: TEMP_DIR, name: `${crypto.randomUUID()}.gguf` };
+}
+
+/** Hold a lock on a temporary file's name until `release()`; no-op where Web Locks are missing. */
+export function holdTempLock(name: string): () => void {
+  const locks = navigator.locks;
+  if (!locks) return () => undefined;
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  void locks.request(LOCK_PREFIX + name, () => held).catch(() => undefined);
+  return release;
+}
+
+async function tempDir(create: boolean): Promise<FileSystemDirectoryHandle | null> {
+  if (!navigator.storage?.getDirectory) return null;
+  const root = await navigator.storage.getDirectory();
+  try {
+    return await root.getDirectoryHandle(TEMP_DIR, { create });
+  } catch {
+    return null;
+  }
+}
+
+/** The finished temporary output as a disk-backed File. */
+export async function getTempFile(name: string): Promise<File> {
+  const dir = await tempDir(false);
+  if (!dir) throw new DOMException('The temporary output is gone.', 'NotFoundError');
+  return (await dir.getFileHandle(name)).getFile();
+}
+
+export async function removeTempFile(name: string): Promise<void> {
+  const dir = await tempDir(false);
+  await dir?.removeEntry(name).catch(() => undefined);
+}
+
+/** Remove temporary outputs no open tab holds (left by a closed tab). Returns how many. */
+export async function cleanupTempFiles(): Promise<number> {
+  const dir = await tempDir(false).catch(() => null);
+  if (!dir) return 0;
+  const held = new Set<string>();
+  if (navigator.locks) {
+    const snapshot = await navigator.locks.query();
+    for (const l of [...(snapshot.held ?? []), ...(snapshot.pending ?? [])]) if (l.name?.startsWith(LOCK_PREFIX)) held.add(l.name.slice(LOCK_PREFIX.length));
+  }
+  let removed = 0;
+  const names: string[] = [];
+  for await (const name of (dir as FileSystemDirectoryHandle & { keys(): AsyncIterable<string> }).keys()) names.push(name);
+  for (const name of names) {
+    if (held.has(name)) continue;
+    try {
+      await dir.removeEntry(name);
+      removed++;
+    } catch {
+      // In use by a worker right now (a sync access handle is open): not a leftover.
+    }
+  }
+  return removed;
+}
+
+/** The names of the files in the temporary folder (for the tests and diagnostics). */
+export async function listTempFiles(): Promise<string[]> {
+  const dir = await tempDir(false).catch(() => null);
+  if (!dir) return [];
+  const names: string[] = [];
+  for await (const name of (dir as FileSystemDirectoryHandle & { keys(): AsyncIterable<string> }).keys()) names.push(name);
+  return names;
+}

@@ -1,0 +1,391 @@
+/**
+ * The app's one store: what the user gave, the plan the core made of it, the options, the
+ * conversion's progress and its result. Effects go through injected dependencies (the worker
+ * bridge, the save helpers), so tests drive the store with fakes.
+ */
+import { useStore } from 'zustand';
+import { createStore, type StoreApi } from 'zustand/vanilla';
+import { defaultOutputFileName, isAbortError, type ConversionPlan, type Diagnostic, type InspectOptions, type OutType } from '../../core';
+import type { CandidateFile, ConversionInputs, ConvertResult, RecognizedFile, SaveTarget, WorkerProgress } from '../../../workers/protocol';
+import { describeError, type DescribedError } from '../services/error-words';
+import { selectInputs, type InputSelection } from '../services/inputs';
+import type { Converter } from '../services/worker-bridge';
+import type { Collected } from '../services/walk';
+
+export type Phase = 'empty' | 'reading' | 'preflight' | 'converting' | 'done';
+
+export interface Options {
+  outtype: OutType;
+  /** general.name and the file name's stem. */
+  name: string;
+  /** Drop (with a warning) LoRA that llama.cpp would not apply, e.g. on a tied lm_head. */
+  dropUnapplied: boolean;
+}
+
+export interface ProgressView {
+  phase: 'starting' | 'writing' | 'verifying' | 'cancelling';
+  bytesWritten: number;
+  totalBytes: number;
+  tensorsDone: number;
+  totalTensors: number;
+  /** Average since the start, bytes per second; null until there is something to average. */
+  bytesPerSecond: number | null;
+  secondsLeft: number | null;
+}
+
+export interface ResultView extends ConvertResult {
+  fileName: string;
+  target: SaveTarget['kind'];
+  /** Fallback only: an object URL of the disk-backed temporary file, for the download link. */
+  downloadUrl: string | null;
+  tempName: string | null;
+  outtype: OutType;
+  architecture: string;
+  baseModel: string | null;
+  warnings: Diagnostic[];
+}
+
+/** The effects the store needs besides the converter (save.ts provides them in the app). */
+export interface SaveDeps {
+  holdTempLock(name: string): () => void;
+  getTempFile(name: string): Promise<File>;
+  removeTempFile(name: string): Promise<void>;
+  createObjectURL(file: File): string;
+  revokeObjectURL(url: string): void;
+  now(): number;
+}
+
+export interface AppState {
+  phase: Phase;
+  /** The dropped folder's name (names the output by default). */
+  rootName: string | null;
+  files: CandidateFile[];
+  recognized: RecognizedFile[];
+  truncated: boolean;
+  selection: InputSelection | null;
+  /** The base config.json file the user dropped separately. */
+  baseConfigFile: CandidateFile | null;
+  /** A problem with a separately dropped base config. */
+  baseConfigProblem: string | null;
+  options: Options;
+  plan: ConversionPlan | null;
+  inspecting: boolean;
+  planError: DescribedError | null;
+  progress: ProgressView | null;
+  result: ResultView | null;
+  convertError: DescribedError | null;
+  /** A one-line notice (e.g. "Cancelled; nothing was written."). */
+  notice: string | null;
+  /** Files could not even be read (the walk failed, the sample did not load). */
+  loadError: DescribedError | null;
+
+  addFiles(collected: Collected): Promise<void>;
+  addBaseConfig(collected: Collected): Promise<void>;
+  setOuttype(outtype: OutType): void;
+  setName(name: string): void;
+  setDropUnapplied(drop: boolean): void;
+  /** Run after the user chose where to save (the picker runs in the click, outside the store). */
+  convert(target: SaveTarget): Promise<void>;
+  cancel(): void;
+  /** Back to the preflight of the same files (after done or for other options). */
+  again(): void;
+  reset(): void;
+  failLoad(e: unknown): void;
+}
+
+export const DEFAULT_OPTIONS: Options = { outtype: 'f32', name: '', dropUnapplied: false };
+const NAME_DEBOUNCE_MS = 250;
+
+/** The inputs for the core, once all three files are known. */
+export function conversionInputs(s: Pick<AppState, 'selection' | 'baseConfigFile'>): ConversionInputs | null {
+  const sel = s.selection;
+  const base = s.baseConfigFile ?? sel?.baseConfig ?? null;
+  if (!sel?.adapterConfig || !sel.adapter || !base) return null;
+  return { adapterConfig: sel.adapterConfig.file, adapter: sel.adapter.file, baseConfig: base.file };
+}
+
+export function inspectOptions(o: Options): InspectOptions {
+  return { outtype: o.outtype, name: o.name, dropUnapplied: o.dropUnapplied };
+}
+
+export function outputFileName(o: Options): string {
+  return defaultOutputFileName(o.name || 'adapter', o.outtype);
+}
+
+/** A default output name: the dropped folder, else the adapter config's folder, else "adapter". */
+function defaultName(rootName: string | null, selection: InputSelection): string {
+  if (rootName) return rootName;
+  const p = selection.adapterConfig?.path ?? '';
+  const parts = p.split('/');
+  return parts.length > 1 ? parts[parts.length - 2]! : 'adapter';
+}
+
+export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<AppState> {
+  /** Bumped by every new input or option: late answers of older requests are ignored. */
+  let generation = 0;
+  let nameTimer: ReturnType<typeof setTimeout> | null = null;
+  let releaseLock: (() => void) | null = null;
+
+  return createStore<AppState>((set, get) => {
+    const runInspect = async () => {
+      const inputs = conversionInputs(get());
+      if (!inputs) {
+        set({ plan: null, planError: null, inspecting: false });
+        return;
+      }
+      const gen = ++generation;
+      set({ inspecting: true });
+      try {
+        const plan = await converter.inspect(inputs, inspectOptions(get().options));
+        if (gen === generation) set({ plan, planError: null, inspecting: false });
+      } catch (e) {
+        if (gen === generation) set({ plan: null, planError: describeError(e), inspecting: false });
+      }
+    };
+
+    const clearResult = () => {
+      const r = get().result;
+      if (r?.downloadUrl) save.revokeObjectURL(r.downloadUrl);
+      if (r?.tempName) void save.removeTempFile(r.tempName);
+      releaseLock?.();
+      releaseLock = null;
+    };
+
+    return {
+      phase: 'empty',
+      rootName: null,
+      files: [],
+      recognized: [],
+      truncated: false,
+      selection: null,
+      baseConfigFile: null,
+      baseConfigProblem: null,
+      options: DEFAULT_OPTIONS,
+      plan: null,
+      inspecting: false,
+      planError: null,
+      progress: null,
+      result: null,
+      convertError: null,
+      notice: null,
+      loadError: null,
+
+      async addFiles(collected) {
+        if (get().phase === 'converting') return;
+        const gen = ++generation;
+        const before = get();
+        set({ phase: 'reading', notice: null, loadError: null, convertError: null });
+        let recognized: RecognizedFile[];
+        try {
+          recognized = await converter.recognize(collected.files);
+        } catch (e) {
+          if (gen === generation) set({ phase: before.phase === 'reading' ? 'empty' : before.phase, loadError: describeError(e) });
+          return;
+        }
+        if (gen !== generation) return;
+        // Only a base config dropped while one is missing: it completes the current adapter.
+        const onlyBase =
+          recognized.length > 0 &&
+          recognized.some((r) => r.kind === 'base_config') &&
+          !recognized.some((r) => r.kind === 'adapter_config' || r.kind === 'adapter_weights');
+        const sel = before.selection;
+        if (onlyBase && sel?.adapterConfig && sel.adapter && !sel.baseConfig && !before.baseConfigFile) {
+          const base = recognized.find((r) => r.kind === 'base_config')!;
+          set({ phase: 'preflight', baseConfigFile: collected.files.find((f) => f.path === base.path)!, baseConfigProblem: null });
+          clearResult();
+          set({ result: null });
+          await runInspect();
+          return;
+        }
+        clearResult();
+        const selection = selectInputs(recognized, collected.files);
+        set({
+          phase: 'preflight',
+          rootName: collected.rootName,
+          files: collected.files,
+          recognized,
+          truncated: collected.truncated,
+          selection,
+          baseConfigFile: null,
+          baseConfigProblem: null,
+          options: { ...get().options, name: defaultName(collected.rootName, selection), dropUnapplied: false },
+          plan: null,
+          planError: null,
+          result: null,
+          progress: null,
+        });
+        await runInspect();
+      },
+
+      async addBaseConfig(collected) {
+        if (get().phase === 'converting') return;
+        const gen = ++generation;
+        let recognized: RecognizedFile[];
+        try {
+          recognized = await converter.recognize(collected.files);
+        } catch (e) {
+          if (gen === generation) set({ baseConfigProblem: describeError(e).message });
+          return;
+        }
+        if (gen !== generation) return;
+        const base = recognized.find((r) => r.kind === 'base_config');
+        if (!base) {
+          const what = recognized[0];
+          set({
+            baseConfigProblem:
+              what?.kind === 'adapter_config'
+                ? 'That is an adapter\'s configuration; the base model\'s config.json has "architectures" and sizes such as "hidden_size".'
+                : `That is not a model's config.json${what ? ` (${what.note})` : ''}.`,
+          });
+          return;
+        }
+        set({ baseConfigFile: collected.files.find((f) => f.path === base.path)!, baseConfigProblem: null });
+        await runInspect();
+      },
+
+      setOuttype(outtype) {
+        set({ options: { ...get().options, outtype } });
+        void runInspect();
+      },
+
+      setName(name) {
+        set({ options: { ...get().options, name } });
+        if (nameTimer) clearTimeout(nameTimer);
+        // The name only changes general.name (and sizes by a few bytes): re-plan once typing pauses.
+        nameTimer = setTimeout(() => {
+          nameTimer = null;
+          void runInspect();
+        }, NAME_DEBOUNCE_MS);
+      },
+
+      setDropUnapplied(dropUnapplied) {
+        set({ options: { ...get().options, dropUnapplied } });
+        void runInspect();
+      },
+
+      async convert(target) {
+        const s = get();
+        const inputs = conversionInputs(s);
+        if (!inputs || !s.plan || s.plan.refusals.length > 0 || s.phase === 'converting') {
+          // The Convert button is disabled in these states; nothing to do.
+          return;
+        }
+        if (nameTimer) {
+          clearTimeout(nameTimer);
+          nameTimer = null;
+        }
+        clearResult();
+        const options = s.options;
+        const plan = s.plan;
+        const started = save.now();
+        set({
+          phase: 'converting',
+          result: null,
+          convertError: null,
+          notice: null,
+          progress: {
+            phase: 'starting',
+            bytesWritten: 0,
+            totalBytes: plan.totalBytes,
+            tensorsDone: 0,
+            totalTensors: plan.tensors.length,
+            bytesPerSecond: null,
+            secondsLeft: null,
+          },
+        });
+        if (target.kind === 'opfs') releaseLock = save.holdTempLock(target.name);
+        const onProgress = (p: WorkerProgress) => {
+          const cur = get().progress;
+          if (!cur || cur.phase === 'cancelling') return;
+          const seconds = (save.now() - started) / 1000;
+          const bps = seconds > 0.2 && p.bytesWritten > 0 ? p.bytesWritten / seconds : null;
+          set({ progress: { ...p, bytesPerSecond: bps, secondsLeft: bps ? (p.totalBytes - p.bytesWritten) / bps : null } });
+        };
+        try {
+          const res = await converter.convert(inputs, inspectOptions(options), target, onProgress);
+          let downloadUrl: string | null = null;
+          if (target.kind === 'opfs') downloadUrl = save.createObjectURL(await save.getTempFile(target.name));
+          set({
+            phase: 'done',
+            progress: null,
+            result: {
+              ...res,
+              fileName: target.kind === 'handle' ? target.handle.name : outputFileName(options),
+              target: target.kind,
+              downloadUrl,
+              tempName: target.kind === 'opfs' ? target.name : null,
+              outtype: options.outtype,
+              architecture: plan.ggufArchitecture,
+              baseModel: plan.adapter.baseModel,
+              warnings: plan.warnings,
+            },
+          });
+        } catch (e) {
+          if (target.kind === 'opfs') await save.removeTempFile(target.name);
+          releaseLock?.();
+          releaseLock = null;
+          if (isAbortError(e)) set({ phase: 'preflight', progress: null, notice: 'Conversion cancelled. Nothing was written.' });
+          else set({ phase: 'preflight', progress: null, convertError: describeError(e) });
+        }
+      },
+
+      cancel() {
+        const p = get().progress;
+        if (get().phase !== 'converting' || !p) return;
+        set({ progress: { ...p, phase: 'cancelling' } });
+        converter.cancel();
+      },
+
+      again() {
+        if (get().phase !== 'done') return;
+        clearResult();
+        set({ phase: 'preflight', result: null, notice: null });
+      },
+
+      reset() {
+        if (get().phase === 'converting') return;
+        generation++;
+        clearResult();
+        set({
+          phase: 'empty',
+          rootName: null,
+          files: [],
+          recognized: [],
+          truncated: false,
+          selection: null,
+          baseConfigFile: null,
+          baseConfigProblem: null,
+          options: DEFAULT_OPTIONS,
+          plan: null,
+          planError: null,
+          inspecting: false,
+          progress: null,
+          result: null,
+          convertError: null,
+          notice: null,
+          loadError: null,
+        });
+      },
+
+      failLoad(e) {
+        set({ phase: get().phase === 'reading' ? 'empty' : get().phase, loadError: describeError(e) });
+      },
+    };
+  });
+}
+
+/** The app's store instance, created by main.tsx with the real worker and save helpers. */
+let appStore: StoreApi<AppState> | null = null;
+
+export function setAppStore(store: StoreApi<AppState>): void {
+  appStore = store;
+}
+
+export function getAppStore(): StoreApi<AppState> {
+  if (!appStore) throw new Error('the app store is not created yet');
+  return appStore;
+}
+
+export function useApp<T>(selector: (s: AppState) => T): T {
+  return useStore(getAppStore(), selector);
+}

@@ -1,0 +1,169 @@
+/**
+ * The conversion worker: the one Comlink `expose()`. It reads the user's files by slices, runs
+ * the same core as the CLI (inspect → convert), writes the GGUF to the picked file or to a
+ * temporary file in the origin-private file system, then reads the header back to verify it.
+ */
+import { expose } from 'comlink';
+import { assertConvertible, ConversionError, convert, inspect, type ByteSink, type InspectInput, type InspectOptions } from '../src/core';
+import { blobSource, syncHandleSink, writableSink, type BufferedSink } from './file-io';
+import type { ConversionInputs, ConverterApi, ConvertResult, SaveTarget, WorkerProgress } from './protocol';
+import { registerErrorTransfer } from './protocol';
+import { recognizeFiles, MAX_CONFIG_BYTES } from './recognize';
+import { verifyOutput } from './verify';
+
+registerErrorTransfer();
+
+/** How often progress crosses to the page at most. */
+const PROGRESS_INTERVAL_MS = 100;
+
+async function readConfig(file: File, what: string): Promise<string> {
+  if (file.size > MAX_CONFIG_BYTES) {
+    throw new ConversionError(
+      'wrong_input',
+      `${file.name} is ${file.size} bytes; ${what} is a small JSON file.`,
+      { file: file.name },
+      `Give the ${what} file.`,
+    );
+  }
+  return file.text();
+}
+
+async function readInputs(inputs: ConversionInputs): Promise<InspectInput> {
+  return {
+    adapterConfig: await readConfig(inputs.adapterConfig, 'adapter_config.json'),
+    baseConfig: await readConfig(inputs.baseConfig, "the base model's config.json"),
+    adapter: blobSource(inputs.adapter),
+  };
+}
+
+interface OpenedTarget {
+  sink: ByteSink & Pick<BufferedSink, 'flush'>;
+  /** Flush and close; the file as now on disk. */
+  commit(): Promise<File>;
+  /** Leave nothing behind: abort the writable / remove the temporary file. Never throws. */
+  discard(): Promise<void>;
+}
+
+/** FileSystemHandle.remove() exists in Chromium only; elsewhere a picked file cannot be deleted by the page. */
+async function removeHandle(handle: FileSystemFileHandle): Promise<void> {
+  const remove = (handle as unknown as { remove?: () => Promise<void> }).remove;
+  if (typeof remove === 'function') await remove.call(handle);
+}
+
+async function openTarget(target: SaveTarget): Promise<OpenedTarget> {
+  if (target.kind === 'handle') {
+    const handle = target.handle;
+    // The picker creates an empty file; a non-empty one existed before and must survive a failure untouched.
+    const createdByPicker = (await handle.getFile()).size === 0;
+    const writable = await handle.createWritable();
+    const sink = writableSink(writable);
+    let closed = false;
+    return {
+      sink,
+      async commit() {
+        await sink.flush();
+        await writable.close();
+        closed = true;
+        return handle.getFile();
+      },
+      async discard() {
+        // Nothing reaches the file before close(); abort() drops the pending data.
+        if (!closed) await writable.abort().catch(() => undefined);
+        if (createdByPicker || closed) await removeHandle(handle).catch(() => undefined);
+      },
+    };
+  }
+  const root = await navigator.storage.getDirectory();
+  const dir = await root.getDirectoryHandle(target.directory, { create: true });
+  const fileHandle = await dir.getFileHandle(target.name, { create: true });
+  const access = await fileHandle.createSyncAccessHandle();
+  access.truncate(0);
+  const sink = syncHandleSink(access);
+  let open = true;
+  return {
+    sink,
+    async commit() {
+      await sink.flush();
+      access.flush();
+      access.close();
+      open = false;
+      return fileHandle.getFile();
+    },
+    async discard() {
+      if (open) {
+        try {
+          access.close();
+        } catch {
+          // already closed
+        }
+      }
+      await dir.removeEntry(target.name).catch(() => undefined);
+    },
+  };
+}
+
+let current: AbortController | null = null;
+
+const api: ConverterApi = {
+  recognize(files) {
+    return recognizeFiles(files);
+  },
+
+  async inspect(inputs: ConversionInputs, options: InspectOptions) {
+    return inspect(await readInputs(inputs), options);
+  },
+
+  async convert(inputs, options, target, onProgress): Promise<ConvertResult> {
+    current?.abort();
+    const controller = new AbortController();
+    current = controller;
+    try {
+      const plan = await inspect(await readInputs(inputs), options);
+      // Refuse before the target is touched.
+      assertConvertible(plan);
+      const opened = await openTarget(target);
+      let last = 0;
+      const report = (p: WorkerProgress, force = false) => {
+        const now = performance.now();
+        if (!force && now - last < PROGRESS_INTERVAL_MS) return;
+        last = now;
+        // Fire and forget: a page that went away must not stop the conversion's cleanup.
+        Promise.resolve(onProgress(p)).catch(() => undefined);
+      };
+      try {
+        await convert(plan, blobSource(inputs.adapter), opened.sink, {
+          signal: controller.signal,
+          onProgress: (e) => {
+            if (e.type === 'start') report({ phase: 'writing', bytesWritten: 0, totalBytes: e.totalBytes, tensorsDone: 0, totalTensors: e.totalTensors }, true);
+            else if (e.type === 'tensor')
+              report({ phase: 'writing', bytesWritten: e.bytesWritten, totalBytes: e.totalBytes, tensorsDone: e.index + 1, totalTensors: e.totalTensors });
+          },
+        });
+        if (controller.signal.aborted) throw new ConversionError('aborted', 'Conversion cancelled.');
+        const written = await opened.commit();
+        report(
+          {
+            phase: 'verifying',
+            bytesWritten: plan.totalBytes,
+            totalBytes: plan.totalBytes,
+            tensorsDone: plan.tensors.length,
+            totalTensors: plan.tensors.length,
+          },
+          true,
+        );
+        return await verifyOutput(written, plan);
+      } catch (e) {
+        await opened.discard();
+        throw e;
+      }
+    } finally {
+      if (current === controller) current = null;
+    }
+  },
+
+  cancel() {
+    current?.abort();
+  },
+};
+
+expose(api);

@@ -1,0 +1,146 @@
+/**
+ * What the page and the conversion worker share: the worker's API type (the page imports it
+ * with `import type` only) and the Comlink `throw` transfer handler, registered on both sides,
+ * that keeps a ConversionError's code, details and hint across the thread boundary (Comlink
+ * alone sends only name, message and stack).
+ */
+import { transferHandlers, type TransferHandler } from 'comlink';
+import { ConversionError, type ConversionPlan, type InspectOptions, type SerializedConversionError } from '../src/core';
+
+/** A file the user gave, with its path relative to what was dropped (`folder/sub/name`). */
+export interface CandidateFile {
+  path: string;
+  file: File;
+}
+
+/** What a file is, judged by its content (the name is only a tie-breaker). */
+export type FileKind =
+  | 'adapter_config'
+  | 'adapter_weights'
+  | 'base_config'
+  | 'base_weights'
+  | 'base_weights_index'
+  | 'peft_other_config'
+  | 'pickle'
+  | 'gguf'
+  | 'tokenizer'
+  | 'other_json'
+  | 'malformed_safetensors'
+  | 'unknown';
+
+export interface RecognizedFile {
+  path: string;
+  size: number;
+  kind: FileKind;
+  /** One line for people: why we think so, or what is wrong with it. */
+  note: string;
+  /** adapter_config: the base it names. */
+  baseModel?: string | null;
+  /** adapter_config: peft_type; base_config: architectures[0]. */
+  detail?: string;
+}
+
+/** The three inputs of a conversion, as Files (disk-backed; read by slices in the worker). */
+export interface ConversionInputs {
+  adapterConfig: File;
+  adapter: File;
+  baseConfig: File;
+}
+
+/** Where the worker writes: a file the user picked, or a temporary file in the origin-private file system. */
+export type SaveTarget = { kind: 'handle'; handle: FileSystemFileHandle } | { kind: 'opfs'; directory: string; name: string };
+
+export interface WorkerProgress {
+  phase: 'writing' | 'verifying';
+  bytesWritten: number;
+  totalBytes: number;
+  tensorsDone: number;
+  totalTensors: number;
+}
+
+export interface VerifiedKey {
+  key: string;
+  value: string;
+}
+
+/** The output as read back from disk and checked against the plan. */
+export interface ConvertResult {
+  size: number;
+  tensorCount: number;
+  ggufVersion: number;
+  keys: VerifiedKey[];
+}
+
+export interface ConverterApi {
+  /** Sniff every file's content; never throws for a bad file (its kind says so). */
+  recognize(files: CandidateFile[]): Promise<RecognizedFile[]>;
+  /** The core's inspect over the three files: the plan, nothing written. */
+  inspect(inputs: ConversionInputs, options: InspectOptions): Promise<ConversionPlan>;
+  /**
+   * Plan again from the same files and options, write the GGUF to `target` tensor by tensor,
+   * then read its header back and check it against the plan. On any failure or cancel, nothing
+   * is left behind (writable aborted; a file we created is removed).
+   */
+  convert(inputs: ConversionInputs, options: InspectOptions, target: SaveTarget, onProgress: (p: WorkerProgress) => void): Promise<ConvertResult>;
+  /** Cancel the running conversion (it rejects with code `aborted`). */
+  cancel(): void;
+}
+
+/** How a thrown value crosses the thread boundary. */
+export type SerializedThrown =
+  | { kind: 'conversion'; error: SerializedConversionError; stack: string | undefined }
+  | { kind: 'error'; name: string; message: string; stack: string | undefined }
+  | { kind: 'value'; value: unknown };
+
+/** Turn anything thrown into a structured-clonable value. */
+export function serializeThrown(value: unknown): SerializedThrown {
+  if (value instanceof ConversionError) {
+    // details may hold non-clonable values in theory; a JSON round trip keeps what people read.
+    const error = JSON.parse(JSON.stringify(value.toJSON())) as SerializedConversionError;
+    return { kind: 'conversion', error, stack: value.stack };
+  }
+  if (value instanceof Error || (typeof value === 'object' && value !== null && 'name' in value && 'message' in value)) {
+    const e = value as { name: unknown; message: unknown; stack?: unknown };
+    return { kind: 'error', name: String(e.name), message: String(e.message), stack: typeof e.stack === 'string' ? e.stack : undefined };
+  }
+  return { kind: 'value', value };
+}
+
+/** The value to throw on the receiving side. */
+export function deserializeThrown(s: SerializedThrown): unknown {
+  switch (s.kind) {
+    case 'conversion': {
+      const err = ConversionError.fromJSON(s.error);
+      if (s.stack) err.stack = s.stack;
+      return err;
+    }
+    case 'error': {
+      const err = new Error(s.message);
+      // Keep the name (AbortError, QuotaExceededError, NotAllowedError...): the page decides by it.
+      Object.defineProperty(err, 'name', { value: s.name, configurable: true, writable: true });
+      if (s.stack) err.stack = s.stack;
+      return err;
+    }
+    case 'value':
+      return s.value;
+  }
+}
+
+let registered = false;
+
+/** Replace Comlink's `throw` handler with one that keeps ConversionError intact. Idempotent. */
+export function registerErrorTransfer(): void {
+  if (registered) return;
+  const builtin = transferHandlers.get('throw');
+  if (!builtin) throw new Error('comlink has no throw handler to replace');
+  // Comlink does not export its "thrown" marker; its own handler still recognises thrown values.
+  const handler: TransferHandler<{ value: unknown }, SerializedThrown> = {
+    canHandle: (v): v is { value: unknown } => builtin.canHandle(v),
+    serialize: ({ value }) => [serializeThrown(value), []],
+    deserialize: (s) => {
+      throw deserializeThrown(s);
+    },
+  };
+  transferHandlers.set('throw', handler as TransferHandler<unknown, unknown>);
+  registered = true;
+}
