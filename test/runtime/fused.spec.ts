@@ -1,0 +1,13 @@
+/** Fused and transposed projections: base + converted LoRA = merged model in llama.cpp. */
+import { describe, it } from 'vitest';
+import { falcon, gpt2, gptneox, internlm2, phi3 } from './archs/fused';
+import { expectMatchesMerged, runCase } from './harness/case';
+
+describe('base + converted LoRA = merged model', () => {
+  for (const make of [phi3, gpt2, gptneox, falcon, internlm2]) {
+    const spec = make();
+    it(`${spec.id}: every LoRA-able module`, async () => {
+      expectMatchesMerged(await runCase({ name: `${spec.id}-all`, spec, adapter: { r: 4, alpha: 8 } }), spec.tolerance);
+    });
+  }
+});
