@@ -57,7 +57,7 @@ export async function openRangeSource(url: string, options: RangeSourceOptions, 
   let block0: Uint8Array;
   if (res.status === 206) {
     const cr = parseContentRange(res.headers.get('content-range'));
-    if (!cr || !('start' in cr) || cr.start !== 0) {
+    if (!cr || !('start' in cr) || cr.start !== 0 || cr.end !== Math.min(blockSize, cr.total) - 1) {
       throw new ConversionError('io', `${ctx.what}: the server answered a range request with a malformed Content-Range.`, { url: redactUrl(url) });
     }
     byteLength = cr.total;
