@@ -157,6 +157,8 @@ describe('catalogue entries', () => {
       'meta-llama/Llama-3.1-70B',
       'meta-llama/Llama-3.3-70B-Instruct',
       'mistralai/Mistral-7B-v0.1',
+      'mistralai/Mistral-7B-v0.3',
+      'Qwen/Qwen2.5-1.5B-Instruct',
       'mistralai/Mixtral-8x7B-v0.1',
       'google/gemma-2-2b',
       'google/gemma-2-9b',
@@ -194,6 +196,7 @@ describe('lookupBaseConfig', () => {
     ['unsloth/gemma-2-9b-it-bnb-4bit', 'google/gemma-2-9b-it', 'reupload'],
     ['unsloth/gemma-3-4b-it-unsloth-bnb-4bit', 'google/gemma-3-4b-it', 'reupload'],
     ['unsloth/mistral-7b-instruct-v0.2-bnb-4bit', 'mistralai/Mistral-7B-Instruct-v0.2', 'reupload'],
+    ['unsloth/mistral-7b-v0.3-bnb-4bit', 'mistralai/Mistral-7B-v0.3', 'reupload'],
     ['unsloth/Phi-4-mini-instruct', 'microsoft/Phi-4-mini-instruct', 'reupload'],
     ['unsloth/Phi-3-mini-4k-instruct-bnb-4bit', 'microsoft/Phi-3-mini-4k-instruct', 'reupload'],
   ])('%s -> %s (%s)', (input, id, how) => {

@@ -51,6 +51,10 @@ const SRC = {
   qwen3_06b: 'code index file 11353576428 ("# Qwen/Qwen3-0.6B ## model config", verbatim) and AI-Hypercomputer/maxtext hf_model_configs.py',
   phi3mini:
     'code index: a model-config table citing https://huggingface.co/microsoft/Phi-3-mini-128k-instruct/blob/main/config.json (hidden 3072, 32 heads, intermediate 8192, 32 layers, vocab 32064), and transformers Phi3Config defaults (documented as Phi-3-mini-4k-instruct: num_key_value_heads = num_attention_heads, tie_word_embeddings false)',
+  qwen25_15b:
+    'ZHUI/paddlenlp_model_readme Qwen/Qwen2.5-1.5B/index.md (model card: 28 layers, 12 Q / 2 KV heads, tied word embeddings) and code index file 4180660505 ("Configuration for Qwen2.5-1.5B architecture": hidden 1536, intermediate 8960, vocab 151936)',
+  mistralV03:
+    'code index file 56761758236 (configs_local "Mistral-7B-v0.3": hidden 4096, 32 layers, 32 heads, 8 KV heads, vocab 32768, intermediate 14336, tie_word_embeddings false) and a "Mistral-7B-v0.3" layer-shape table in the code index (k_proj 1024 x 4096)',
   phi4mini: 'code index file 67449186883 ("microsoft/Phi-4-mini-instruct config.json (verified against the HF repo)") and file 60280004817 (same values)',
 } as const;
 
@@ -281,6 +285,11 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
   ...entries(['mistralai/Mistral-7B-v0.1'], mistral7b, SRC.mistralV01),
   ...entries(['mistralai/Mistral-7B-Instruct-v0.1'], mistral7b, SRC.mistralInstV01),
   ...entries(['mistralai/Mistral-7B-Instruct-v0.2'], mistral7b, SRC.mistralV02),
+  ...entries(
+    ['mistralai/Mistral-7B-v0.3', 'mistralai/Mistral-7B-Instruct-v0.3'],
+    { ...mistral7b, vocab_size: 32768, tie_word_embeddings: false },
+    SRC.mistralV03,
+  ),
   ...entries(['mistralai/Mixtral-8x7B-v0.1', 'mistralai/Mixtral-8x7B-Instruct-v0.1'], mixtral8x7b, SRC.mixtral),
   // Gemma 2
   ...entries(['google/gemma-2-2b', 'google/gemma-2-2b-it'], gemma2_2b, `${SRC.maxtext}; ${SRC.gemma2_2b_vocab}`),
@@ -293,6 +302,7 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
   ...entries(['google/gemma-3-27b-pt', 'google/gemma-3-27b-it'], gemma3_27b, SRC.maxtext),
   // Qwen2.5
   ...entries(['Qwen/Qwen2.5-0.5B', 'Qwen/Qwen2.5-0.5B-Instruct'], qwen25(896, 14, 2, 24, 4864, 151936, true), SRC.qwen25_05b),
+  ...entries(['Qwen/Qwen2.5-1.5B', 'Qwen/Qwen2.5-1.5B-Instruct'], qwen25(1536, 12, 2, 28, 8960, 151936, true), SRC.qwen25_15b),
   ...entries(['Qwen/Qwen2.5-3B', 'Qwen/Qwen2.5-3B-Instruct'], qwen25(2048, 16, 2, 36, 11008, 151936, true), SRC.llmProf),
   ...entries(['Qwen/Qwen2.5-7B', 'Qwen/Qwen2.5-7B-Instruct'], qwen25(3584, 28, 4, 28, 18944, 152064, false), SRC.llmProf),
   ...entries(['Qwen/Qwen2.5-14B', 'Qwen/Qwen2.5-14B-Instruct'], qwen25(5120, 40, 8, 48, 13824, 152064, false), SRC.llmProf),
