@@ -4,6 +4,8 @@
  * magic bytes. Names only break ties (and name broken files so the core can explain them).
  * Reads a few bytes, or at most one bounded header, per file.
  */
+import { readAdapterTensors } from '../src/core/plan';
+import { blobSource } from './file-io';
 import type { CandidateFile, FileKind, RecognizedFile } from './protocol';
 
 /** JSON files bigger than this are not configs (tokenizer.json and friends); not read. */
@@ -58,8 +60,15 @@ async function recognizeOne(c: CandidateFile): Promise<RecognizedFile> {
   const ascii = String.fromCharCode(...head.subarray(0, 4));
   if (ascii === 'GGUF') return result(c, 'gguf', 'already a GGUF file');
   if ((head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) || (head[0] === 0x80 && head[1]! >= 2 && head[1]! <= 5)) {
-    const adapterish = name.includes('adapter');
-    return result(c, 'pickle', adapterish ? 'a PyTorch pickle adapter (.bin), not safetensors' : 'PyTorch pickle weights (.bin)');
+    // PyTorch .bin: the core reads these safely (an allow-list unpickler, tensors read lazily).
+    try {
+      const { tensors } = await readAdapterTensors(blobSource(c.file));
+      const lora = tensors.filter((t) => LORA_NAME.test(t.name)).length;
+      if (lora > 0) return result(c, 'adapter_weights', `LoRA weights (PyTorch .bin): ${tensors.length} tensors`, { detail: String(tensors.length) });
+      return result(c, 'base_weights', `PyTorch model weights without LoRA tensors (${tensors.length} tensors)`);
+    } catch (e) {
+      return result(c, 'pickle', `a PyTorch pickle file that cannot be read safely (${(e as Error).message})`);
+    }
   }
 
   // JSON: the first non-blank byte is '{'.

@@ -99,8 +99,8 @@ export function selectInputs(recognized: readonly RecognizedFile[], candidates: 
       } else if (pickle) {
         problems.push({
           id: 'pickle_adapter',
-          message: `${pickle.path} is a PyTorch pickle file; this converter reads safetensors only (pickles can run code when loaded).`,
-          hint: 'Re-save the adapter with PEFT: model.save_pretrained(dir, safe_serialization=True).',
+          message: `${pickle.path}: ${pickle.note}.`,
+          hint: 'Re-save the adapter as safetensors with PEFT: model.save_pretrained(dir, safe_serialization=True).',
           blocking: true,
         });
       } else if (!config && of('gguf').length === 0) {
