@@ -3,7 +3,7 @@
  * DeepSeek-V2-Lite style (MLA attention, a dense first layer, routed + shared experts). Per-expert
  * HF weights (out, in) are stacked along a new slowest axis into llama.cpp's 3-D `*_exps`.
  */
-import { u32, type ArchSpec } from '../harness/arch';
+import { bool, f32, u32, type ArchSpec } from '../harness/arch';
 import { commonConfig, commonKvs, DIMS, SpecBuilder, type Dims } from '../harness/builder';
 import { stack, type Tensor } from '../harness/tensor';
 
@@ -65,4 +65,105 @@ export function qwen2moe(): ArchSpec {
     u32('qwen2moe.expert_shared_feed_forward_length', FS),
   ];
   return b.build('qwen2moe', config, kvs);
+}
+
+/** DeepSeek-V2-like sizes (MLA with a q LoRA rank: llama.cpp treats only 26/27-layer models as Lite). */
+export const DS = { heads: 4, nope: 16, rope: 8, v: 16, kvLora: 32, qLora: 32, shared: 1 } as const;
+
+/**
+ * DeepSeek-V2 style: MLA q_a / q_b and kv_a / kv_b, layer 0 dense, layer 1
+ * routed + shared experts. The base GGUF has kv_b split into k_b (transposed per
+ * head) and v_b only: this llama.cpp build rejects a base that also has attn_kv_b ("wrong number
+ * of tensors").
+ */
+export function deepseek2(): ArchSpec {
+  const d: Dims = { ...DIMS, heads: DS.heads, kvHeads: DS.heads };
+  const H = d.hidden;
+  const b = new SpecBuilder();
+  b.param('model.embed_tokens.weight', [d.vocab, H], 1).out('token_embd.weight', 'model.embed_tokens.weight');
+  for (let i = 0; i < d.layers; i++) {
+    const p = `model.layers.${i}`;
+    const blk = `blk.${i}`;
+    const at = `${p}.self_attn`;
+    b.norm(`${p}.input_layernorm`, `${blk}.attn_norm`, H);
+    b.linear(`${at}.q_a_proj`, `${blk}.attn_q_a`, DS.qLora, H, { lora: false });
+    b.norm(`${at}.q_a_layernorm`, `${blk}.attn_q_a_norm`, DS.qLora);
+    b.linear(`${at}.q_b_proj`, `${blk}.attn_q_b`, DS.heads * (DS.nope + DS.rope), DS.qLora, { lora: false });
+    b.linear(`${at}.kv_a_proj_with_mqa`, `${blk}.attn_kv_a_mqa`, DS.kvLora + DS.rope, H, { lora: false });
+    b.norm(`${at}.kv_a_layernorm`, `${blk}.attn_kv_a_norm`, DS.kvLora);
+    b.linear(`${at}.kv_b_proj`, null, DS.heads * (DS.nope + DS.v), DS.kvLora, { lora: false });
+    const perHead = (t: Tensor, from: number, count: number, transposeEach: boolean): Tensor => {
+      const width = DS.nope + DS.v;
+      const out: number[] = [];
+      for (let h = 0; h < DS.heads; h++) {
+        for (let r = 0; r < count; r++) {
+          const row = h * width + from + r;
+          for (let c = 0; c < DS.kvLora; c++) out.push(t.data[row * DS.kvLora + c]!);
+        }
+      }
+      const data = Float64Array.from(out);
+      if (!transposeEach) return { shape: [DS.heads, count, DS.kvLora], data };
+      const tr = new Float64Array(data.length);
+      for (let h = 0; h < DS.heads; h++)
+        for (let r = 0; r < count; r++)
+          for (let c = 0; c < DS.kvLora; c++) tr[h * count * DS.kvLora + c * count + r] = data[h * count * DS.kvLora + r * DS.kvLora + c]!;
+      return { shape: [DS.heads, DS.kvLora, count], data: tr };
+    };
+    b.out(`${blk}.attn_k_b.weight`, `${at}.kv_b_proj.weight`, (ts) => perHead(ts[0]!, 0, DS.nope, true));
+    b.out(`${blk}.attn_v_b.weight`, `${at}.kv_b_proj.weight`, (ts) => perHead(ts[0]!, DS.nope, DS.v, false));
+    b.linear(`${at}.o_proj`, `${blk}.attn_output`, H, DS.heads * DS.v);
+    b.norm(`${p}.post_attention_layernorm`, `${blk}.ffn_norm`, H);
+    if (i === 0) {
+      b.linear(`${p}.mlp.gate_proj`, `${blk}.ffn_gate`, d.ffn, H);
+      b.linear(`${p}.mlp.up_proj`, `${blk}.ffn_up`, d.ffn, H);
+      b.linear(`${p}.mlp.down_proj`, `${blk}.ffn_down`, H, d.ffn);
+    } else {
+      b.linear(`${p}.mlp.gate`, `${blk}.ffn_gate_inp`, E, H);
+      experts(b, `${p}.mlp`, blk, H);
+      b.linear(`${p}.mlp.shared_experts.gate_proj`, `${blk}.ffn_gate_shexp`, FE * DS.shared, H);
+      b.linear(`${p}.mlp.shared_experts.up_proj`, `${blk}.ffn_up_shexp`, FE * DS.shared, H);
+      b.linear(`${p}.mlp.shared_experts.down_proj`, `${blk}.ffn_down_shexp`, H, FE * DS.shared);
+    }
+  }
+  b.norm('model.norm', 'output_norm', H);
+  b.linear('lm_head', 'output', d.vocab, H, { lora: false, std: 2 / Math.sqrt(H) });
+  const config = commonConfig('DeepseekV2ForCausalLM', 'deepseek_v2', d, {
+    tie_word_embeddings: false,
+    moe_intermediate_size: FE,
+    n_shared_experts: DS.shared,
+    n_routed_experts: E,
+    num_experts_per_tok: 2,
+    first_k_dense_replace: 1,
+    moe_layer_freq: 1,
+    kv_lora_rank: DS.kvLora,
+    q_lora_rank: DS.qLora,
+    qk_nope_head_dim: DS.nope,
+    qk_rope_head_dim: DS.rope,
+    v_head_dim: DS.v,
+    routed_scaling_factor: 1,
+    topk_method: 'greedy',
+    n_group: 1,
+    topk_group: 1,
+    norm_topk_prob: false,
+    scoring_func: 'softmax',
+  });
+  delete config.head_dim;
+  const kvs = [
+    ...commonKvs('deepseek2', { ...d, kvHeads: 1 }, { headDims: false, ropeDims: DS.rope }),
+    u32('deepseek2.leading_dense_block_count', 1),
+    u32('deepseek2.attention.q_lora_rank', DS.qLora),
+    u32('deepseek2.attention.kv_lora_rank', DS.kvLora),
+    u32('deepseek2.attention.key_length', DS.kvLora + DS.rope),
+    u32('deepseek2.attention.value_length', DS.kvLora),
+    u32('deepseek2.attention.key_length_mla', DS.nope + DS.rope),
+    u32('deepseek2.attention.value_length_mla', DS.v),
+    u32('deepseek2.expert_feed_forward_length', FE),
+    u32('deepseek2.expert_count', E),
+    u32('deepseek2.expert_shared_count', DS.shared),
+    u32('deepseek2.expert_used_count', 2),
+    f32('deepseek2.expert_weights_scale', 1),
+    bool('deepseek2.expert_weights_norm', false),
+    u32('deepseek2.expert_gating_func', 1),
+  ];
+  return b.build('deepseek2', config, kvs);
 }

@@ -62,3 +62,22 @@ export function writeGgufModel(kvs: GgufKv[], tensors: GgufTensor[]): Uint8Array
   });
   return out;
 }
+
+/**
+ * A GGUF LoRA written directly by the test (not by the core), for files the core refuses to
+ * write but whose effect in llama.cpp a test wants to show. Factors in HF layout: A (r, in),
+ * B (out, r); GGUF `<name>.weight.lora_a` has ne [in, r], `lora_b` ne [r, out].
+ */
+export function writeLoraGguf(arch: string, alpha: number, pairs: { name: string; a: Tensor; b: Tensor }[]): Uint8Array {
+  const kvs: GgufKv[] = [
+    { key: 'general.architecture', type: 'STRING', value: arch },
+    { key: 'general.type', type: 'STRING', value: 'adapter' },
+    { key: 'adapter.type', type: 'STRING', value: 'lora' },
+    { key: 'adapter.lora.alpha', type: 'FLOAT32', value: alpha },
+  ];
+  const tensors: GgufTensor[] = pairs.flatMap((p) => [
+    { name: `${p.name}.weight.lora_a`, tensor: p.a },
+    { name: `${p.name}.weight.lora_b`, tensor: p.b },
+  ]);
+  return writeGgufModel(kvs, tensors);
+}
