@@ -36,8 +36,8 @@ interface Out {
   tensors: Map<string, { ne: number[]; values: Float32Array }>;
 }
 
-async function run(config: Record<string, unknown>, pairs: Pair[], options: InspectOptions = {}): Promise<Out> {
-  const bytes = buildSafetensors(pairs.flatMap(pairTensors));
+async function run(config: Record<string, unknown>, pairs: Pair[], options: InspectOptions = {}, extra: BuildTensor[] = []): Promise<Out> {
+  const bytes = buildSafetensors([...pairs.flatMap(pairTensors), ...extra]);
   const source = bytesSource(bytes);
   const plan = await inspect({ adapterConfig: ADAPTER_CONFIG, baseConfig: JSON.stringify(config), adapter: source }, { outtype: 'f32', ...options });
   const tensors = new Map<string, { ne: number[]; values: Float32Array }>();
@@ -174,6 +174,11 @@ describe('Falcon: kv-grouped query_key_value', () => {
     expect([...o.tensors.keys()].sort()).toEqual(
       ['attn_output', 'attn_qkv', 'ffn_down', 'ffn_up'].flatMap((n) => [`blk.0.${n}.weight.lora_a`, `blk.0.${n}.weight.lora_b`]).sort(),
     );
+  });
+
+  it('refuses heads that do not split into the kv groups', async () => {
+    const cfg = { architectures: ['FalconForCausalLM'], hidden_size: 32, num_attention_heads: 8, num_kv_heads: 3 };
+    await expect(run(cfg, [{ module: 'transformer.h.0.self_attention.query_key_value', in: 32, out: 56 }])).rejects.toMatchObject({ code: 'invalid_config' });
   });
 
   it('a lora_B whose rows do not fit the config is an error, not a copy', async () => {
@@ -404,4 +409,30 @@ describe('Mamba', () => {
     const o = await run(cfg, [{ module: 'backbone.layers.0.mixer.conv1d', in: 4, out: 16 }]);
     expect(o.plan.refusals.map((r) => r.code)).toEqual(['unknown_tensor']);
   });
+});
+
+describe('mergekit-style norm vectors', () => {
+  const norm = (module: string, n: number): BuildTensor => ({ name: `${PREFIX}${module}.weight`, dtype: 'F32', shape: [n], data: range(n, 1) });
+  const cases: [string, Record<string, unknown>, string, string][] = [
+    [
+      'InternLM2',
+      { architectures: ['InternLM2ForCausalLM'], hidden_size: 8, num_attention_heads: 2 },
+      'model.layers.2.attention_norm',
+      'blk.2.attn_norm.weight',
+    ],
+    ['GPT-NeoX', { architectures: ['GPTNeoXForCausalLM'], hidden_size: 8, num_attention_heads: 2 }, 'gpt_neox.final_layer_norm', 'output_norm.weight'],
+    ['Falcon-40B', { architectures: ['FalconForCausalLM'], hidden_size: 8, num_attention_heads: 2 }, 'transformer.h.1.ln_attn', 'blk.1.attn_norm_2.weight'],
+    ['DBRX', { architectures: ['DbrxForCausalLM'], d_model: 8 }, 'transformer.blocks.0.norm_attn_norm.norm_2', 'blk.0.attn_output_norm.weight'],
+    ['DeepSeek', { architectures: ['DeepseekV2ForCausalLM'], hidden_size: 8 }, 'model.layers.0.self_attn.kv_a_layernorm', 'blk.0.attn_kv_a_norm.weight'],
+    ['Mamba', { architectures: ['MambaForCausalLM'], hidden_size: 8 }, 'backbone.layers.3.norm', 'blk.3.attn_norm.weight'],
+  ];
+  for (const [label, cfg, module, gguf] of cases) {
+    it(`${label}: ${module} -> ${gguf}, values kept`, async () => {
+      const o = await run(cfg, [], {}, [norm(module, 8)]);
+      expect(o.plan.refusals).toEqual([]);
+      const t = get(o, gguf);
+      expect(t.ne).toEqual([8]);
+      expect([...t.values]).toEqual(range(8, 1));
+    });
+  }
 });
