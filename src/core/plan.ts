@@ -6,6 +6,7 @@ import { alignUp, serializeGgufHeader, type GgufKv } from './gguf/writer';
 import type { ByteSource } from './io';
 import { parseAdapterConfig, parseBaseConfig, type AdapterConfig, type BaseConfig } from './peft/config';
 import { classifyTensorName, compareBytewise, compareNatural, stripPeftPrefix } from './peft/names';
+import { baseFamilyMismatch, modifiedBaseWarning } from './peft/family';
 import { peftScaling, scalingWarnings, type ModuleScaling } from './peft/scaling';
 import { detectAdapterFormat, readPytorchCheckpoint, type AdapterFileFormat } from './pytorch/checkpoint';
 import { parseSafetensorsHeader } from './safetensors/header';
@@ -65,6 +66,11 @@ export interface InspectOptions {
    * and token-embedding LoRA on a tied base, DeepSeek MLA projections. Off by default: refused.
    */
   dropUnapplied?: boolean;
+  /**
+   * Convert only the language model's LoRA: leave out (with a warning listing them) every tensor
+   * of a vision tower, multimodal projector or audio encoder. Off by default: refused.
+   */
+  textOnly?: boolean;
 }
 
 export interface InspectInput {
@@ -181,6 +187,10 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
   }
 
   warnings.push(...scalingWarnings(config));
+  const familyMismatch = baseFamilyMismatch(config.baseModelNameOrPath, base);
+  if (familyMismatch) warnings.push(familyMismatch);
+  const modifiedBase = modifiedBaseWarning(config.initLoraWeights);
+  if (modifiedBase) warnings.push(modifiedBase);
 
   const tied = family.tiedDefault === 'always' || (base.tieWordEmbeddings ?? family.tiedDefault);
 
@@ -195,8 +205,14 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
     byCode.set(code, list);
   };
   let seen = 0;
+  const leftOut: string[] = [];
   for (const t of sorted) {
     const stripped = stripPeftPrefix(t.name);
+    if (options.textOnly && NON_TEXT.test(stripped)) {
+      leftOut.push(t.name);
+      skipped.push({ tensor: t.name, reason: 'outside the language model (textOnly)' });
+      continue;
+    }
     const role = classifyTensorName(stripped);
     switch (role.kind) {
       case 'lora_A':
@@ -291,9 +307,14 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
   const pairList = [...pairs.values()];
   const unmappable: string[] = [];
   const nonText: string[] = [];
+  const parameterLora: string[] = [];
   const expertGroups = new Map<string, { rule: ModuleRule; bid: number | undefined; count: number; members: Map<number, Pair> }>();
 
   for (const p of pairList) {
+    if (config.targetParameters?.length && isParameterTarget(p.module, config.targetParameters)) {
+      for (const t of [p.a, p.b]) if (t) parameterLora.push(t.name);
+      continue;
+    }
     if (!p.a || !p.b) {
       const present = (p.a ?? p.b)!;
       const missing = p.a ? 'lora_B' : 'lora_A';
@@ -408,6 +429,24 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
         { architecture: base.architecture },
       ),
     );
+  }
+  if (parameterLora.length) {
+    refusals.push(
+      refusal(
+        'unsupported_adapter',
+        `LoRA on parameters (target_parameters: ${config.targetParameters!.map((x) => JSON.stringify(x)).join(', ')}) cannot be converted: PEFT applies it to fused 3-D expert weights, and how that update maps onto llama.cpp's stacked expert tensors is not known for ${base.architecture}, so it is refused rather than written wrongly (${summarise(parameterLora)}).`,
+        parameterLora,
+        'Retrain with target_modules on per-expert linear layers if the model has them, or merge the adapter into the base model (merge_and_unload) and convert the merged model.',
+        { field: 'adapter_config.json: target_parameters' },
+      ),
+    );
+  }
+  if (leftOut.length) {
+    warnings.push({
+      code: 'non_text_dropped',
+      message: `Left out ${leftOut.length} tensor${leftOut.length > 1 ? 's' : ''} of modules outside the language model (vision / audio): ${summarise(leftOut)}. The GGUF holds only the language model's LoRA.`,
+      tensors: leftOut,
+    });
   }
   if (nonText.length) {
     refusals.push(refusal('non_text_module', `${HINTS.non_text_module![0]} (${summarise(nonText)})`, nonText, HINTS.non_text_module![1]));
@@ -580,6 +619,20 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
     warnings,
     refusals,
   };
+}
+
+/**
+ * Whether a LoRA module wraps a parameter listed in target_parameters (PEFT's ParamWrapper):
+ * `<module>.<param>` equals the entry or ends with `.<entry>`. Nested wrappers (several
+ * parameters of one module) add `.base_layer` segments, which are ignored.
+ */
+function isParameterTarget(module: string, targets: readonly string[]): boolean {
+  const mod = module.replace(/(\.base_layer)+$/, '');
+  return targets.some((target) => {
+    const param = target.slice(target.lastIndexOf('.') + 1);
+    const full = `${mod}.${param}`;
+    return full === target || full.endsWith(`.${target}`);
+  });
 }
 
 function summarise(names: string[]): string {
