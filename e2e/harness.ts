@@ -3,11 +3,13 @@
  * Debian's Chromium through playwright-core in a persistent context (its own temporary profile,
  * so the origin-private file system has a disk-sized quota for the large-file cases).
  */
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
+import { bytesSource, convert, inspect, MemorySink, type OutTypeOption } from '../src/core';
+import { REFERENCE } from '../test/helpers/fixtures';
 
 export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -94,4 +96,31 @@ export async function listOpfs(page: Page, folder: string): Promise<string[]> {
     for await (const name of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
     return names;
   }, folder);
+}
+
+/** The core's output for the same inputs and options, computed in the test process (what the CLI writes). */
+export async function expectedBytes(dir: string, options: { outtype: OutTypeOption; name: string; dropUnapplied?: boolean }): Promise<Uint8Array> {
+  const input = {
+    adapterConfig: readFileSync(join(dir, 'adapter_config.json'), 'utf8'),
+    baseConfig: readFileSync(join(dir, 'base', 'config.json'), 'utf8'),
+    adapter: bytesSource(new Uint8Array(readFileSync(join(dir, 'adapter_model.safetensors')))),
+  };
+  const plan = await inspect(input, options);
+  const sink = new MemorySink();
+  await convert(plan, input.adapter, sink);
+  return sink.bytes();
+}
+
+/** Copy a reference case's input/ to a temp folder named like the adapter (the name the app defaults to). */
+export function stageCase(caseName: string, dirName: string): { dir: string; cleanup(): void } {
+  const parent = mkdtempSync(join(tmpdir(), 'l2g-e2e-case-'));
+  const dir = join(parent, dirName);
+  cpSync(join(REFERENCE, caseName, 'input'), dir, { recursive: true });
+  return { dir, cleanup: () => rmSync(parent, { recursive: true, force: true }) };
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return (
+    a.byteLength === b.byteLength && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0
+  );
 }
