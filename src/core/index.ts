@@ -22,6 +22,7 @@ export {
   parseHubRef,
   formatHubRef,
   isValidRepoId,
+  looksLikeHubReference,
   repoIdProblem,
   revisionProblem,
   refFilePath,

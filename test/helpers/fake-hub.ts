@@ -106,6 +106,13 @@ export async function startFakeHub(repos: FakeRepoSpec[], options: { token?: str
     for (const [p, c] of [...files].sort(([a], [b]) => (a < b ? -1 : 1))) h.update(p).update(c);
     table.set(spec.id.toLowerCase(), { id: spec.id, sha: h.digest('hex'), files, gated: spec.gated === true, refs: new Set(['main', ...(spec.refs ?? [])]) });
   }
+  // Hashes computed once per file (hashing a large file on every range request would dominate timings).
+  const hashes = new WeakMap<Uint8Array, string>();
+  const hashOf = (bytes: Uint8Array) => {
+    let h = hashes.get(bytes);
+    if (!h) hashes.set(bytes, (h = createHash('sha256').update(bytes).digest('hex')));
+    return h;
+  };
   const requests: RecordedRequest[] = [];
   const bytesServed = new Map<string, number>();
 
@@ -152,7 +159,7 @@ export async function startFakeHub(repos: FakeRepoSpec[], options: { token?: str
     const base = {
       'Accept-Ranges': 'bytes',
       'Content-Type': 'application/octet-stream',
-      ETag: `"${createHash('sha256').update(bytes).digest('hex')}"`,
+      ETag: `"${hashOf(bytes)}"`,
       ...extra,
     };
     let body = bytes;
@@ -221,7 +228,7 @@ export async function startFakeHub(repos: FakeRepoSpec[], options: { token?: str
       if (!bytes) return error('hub', req, res, 404, 'EntryNotFound', `${path} does not exist`);
       const common = { 'X-Repo-Commit': repo.sha };
       if (LFS.test(path)) {
-        const hash = createHash('sha256').update(bytes).digest('hex');
+        const hash = hashOf(bytes);
         const expires = Date.now() + 3600_000;
         const location = `${cdnOrigin}/lfs/${hash}?repo=${encodeURIComponent(repo.id)}&path=${encodeURIComponent(path)}&expires=${expires}&sig=${sign(hash, repo.id, path, expires)}`;
         return send('hub', req, res, 302, { ...common, Location: location, 'X-Linked-Size': String(bytes.byteLength) });
@@ -239,7 +246,7 @@ export async function startFakeHub(repos: FakeRepoSpec[], options: { token?: str
     const path = url.searchParams.get('path') ?? '';
     const bytes = table.get(repoId.toLowerCase())?.files.get(path);
     const expires = Number(url.searchParams.get('expires'));
-    if (!m || !bytes || createHash('sha256').update(bytes).digest('hex') !== m[1]) return error('cdn', req, res, 404, 'EntryNotFound', 'No such object');
+    if (!m || !bytes || hashOf(bytes) !== m[1]) return error('cdn', req, res, 404, 'EntryNotFound', 'No such object');
     if (url.searchParams.get('sig') !== sign(m[1]!, repoId, path, expires) || !(expires > Date.now())) {
       return error('cdn', req, res, 403, 'AccessDenied', 'Signature invalid or expired');
     }

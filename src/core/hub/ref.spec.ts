@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConversionError } from '../errors';
-import { formatHubRef, isValidRepoId, parseHubRef, type HubRef } from './ref';
+import { formatHubRef, isValidRepoId, looksLikeHubReference, parseHubRef, type HubRef } from './ref';
 
 const ref = (repo: string, subfolder = '', revision = 'main', revisionGiven = false): HubRef => ({ repo, subfolder, revision, revisionGiven });
 
@@ -91,5 +91,11 @@ describe('parseHubRef', () => {
     expect(isValidRepoId('a/b/c')).toBe(false);
     expect(isValidRepoId('a/b@c')).toBe(false);
     expect(isValidRepoId('a/ü')).toBe(false);
+  });
+
+  it('tells Hub references from local paths on a command line', () => {
+    for (const yes of ['hf:o/r', 'HF:o/r/sub@v1', 'hf://o/r', 'https://huggingface.co/o/r', 'https://hf.co/o/r/tree/main/x'])
+      expect(looksLikeHubReference(yes)).toBe(true);
+    for (const no of ['o/r', './o/r', '/abs/o/r', 'C:\\o\\r', 'https://example.com/o/r', 'adapter']) expect(looksLikeHubReference(no)).toBe(false);
   });
 });

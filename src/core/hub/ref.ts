@@ -187,6 +187,18 @@ function parseHubUrl(input: string, pathAndQuery: string): HubRef {
   return { repo, subfolder, revision, revisionGiven: true };
 }
 
+/**
+ * Whether a command-line argument names the Hub rather than a local path: an `hf:` prefix or a
+ * huggingface.co / hf.co URL. A bare `owner/repo` is also a valid relative path, so it is not
+ * taken as a Hub reference here (the CLI asks for `hf:`).
+ */
+export function looksLikeHubReference(input: string): boolean {
+  const text = input.trim();
+  if (/^hf:/i.test(text)) return true;
+  const origin = originOf(text);
+  return origin !== undefined && HUB_HOSTS.has(origin);
+}
+
 /** The canonical text form, `owner/repo[/sub][@rev]` (what `parseHubRef` reads back). */
 export function formatHubRef(ref: HubRef): string {
   return `${ref.repo}${ref.subfolder ? `/${ref.subfolder}` : ''}${ref.revisionGiven || ref.revision !== DEFAULT_REVISION ? `@${ref.revision}` : ''}`;
