@@ -18,12 +18,15 @@ export interface DecoderShape {
   embed?: string;
   /** HF lm_head name, or null for a tied base (llama.cpp then has no output tensor). */
   head?: string | null;
-  finalNorm?: string;
+  /** HF final norm, or null when the model has none with weights (OLMo's non-parametric LayerNorm). */
+  finalNorm?: string | null;
   attn?: { block?: string; q?: string; k?: string; v?: string; o?: string };
   qkvBias?: boolean;
   oBias?: boolean;
   /** Llama-family q/k row permutation. */
   permute?: boolean;
+  /** Heads used to permute k (default kvHeads); XVERSE's converter uses heads / kvHeads. */
+  kPermuteHeads?: number;
   /** q/k RMSNorm: per head ('head', Qwen3/Gemma3) or over the whole projection ('full', OLMo2). */
   qkNorm?: 'head' | 'full';
   headBias?: boolean;
@@ -71,7 +74,7 @@ export function decoder(
     for (const [hf, gguf] of s.norms ?? PRE) b.norm(`${p}.${hf}`, `${blk}.${gguf}`, H, { bias: s.layerNorm, addOne: s.addOne });
     const at = `${p}.${a.block}`;
     b.linear(`${at}.${a.q}`, `${blk}.attn_q`, qOut, H, { bias: s.qkvBias, make: perm(d.heads) });
-    b.linear(`${at}.${a.k}`, `${blk}.attn_k`, kvOut, H, { bias: s.qkvBias, make: perm(d.kvHeads) });
+    b.linear(`${at}.${a.k}`, `${blk}.attn_k`, kvOut, H, { bias: s.qkvBias, make: perm(s.kPermuteHeads ?? d.kvHeads) });
     b.linear(`${at}.${a.v}`, `${blk}.attn_v`, kvOut, H, { bias: s.qkvBias });
     b.linear(`${at}.${a.o}`, `${blk}.attn_output`, H, qOut, { bias: s.oBias });
     if (s.qkNorm) {
@@ -88,7 +91,7 @@ export function decoder(
     }
     b.linear(`${p}.${mlp.down}`, `${blk}.ffn_down`, H, d.ffn, { bias: mlp.kind === 'plain' && mlp.bias });
   }
-  b.norm(s.finalNorm ?? 'model.norm', 'output_norm', H, { bias: s.layerNorm, addOne: s.addOne });
+  if (s.finalNorm !== null) b.norm(s.finalNorm ?? 'model.norm', 'output_norm', H, { bias: s.layerNorm, addOne: s.addOne });
   if (head) b.linear(head, 'output', d.vocab, H, { lora: false, std: 2 / Math.sqrt(H), bias: s.headBias });
   const config = commonConfig(hfArch, modelType, d, { tie_word_embeddings: !head, ...o.config });
   return b.build(id, config, [...commonKvs(ggufArch, d, { eps: o.eps ?? (s.layerNorm ? 'layernorm' : 'rms'), ropeDims: o.ropeDims }), ...(o.kvs ?? [])], {
@@ -254,4 +257,57 @@ export const exaone = () =>
       ],
     },
     { config: { layer_norm_epsilon: 1e-5 } },
+  );
+
+// InternLM3: a Llama model to llama.cpp (converted as `llama`, q/k permuted).
+export const internlm3 = () => decoder('internlm3', 'InternLM3ForCausalLM', 'internlm3', 'llama', { permute: true });
+
+// Orion: LayerNorm with biases, no q/k surgery.
+export const orion = () => decoder('orion', 'OrionForCausalLM', 'orion', 'orion', { layerNorm: true });
+
+// XVERSE: its converter's own permutation; for k it uses heads / kvHeads heads when they differ.
+export const xverse = () => decoder('xverse', 'XverseForCausalLM', 'xverse', 'xverse', { permute: true, kPermuteHeads: 4 }, { dims: { heads: 4, kvHeads: 1 } });
+
+// MiniCPM: Llama layout (q/k permuted) with embedding / residual / logit scales, tied.
+export const minicpm = () =>
+  decoder(
+    'minicpm',
+    'MiniCPMForCausalLM',
+    'minicpm',
+    'minicpm',
+    { permute: true, head: null },
+    {
+      config: { scale_emb: 12, scale_depth: 1.4, dim_model_base: 32 },
+      kvs: [f32('minicpm.embedding_scale', 12), f32('minicpm.residual_scale', 1.4 / Math.sqrt(2)), f32('minicpm.logit_scale', 64 / 32)],
+    },
+  );
+
+// OLMo (1): non-parametric LayerNorm (no norm weights at all), q/k permuted like Llama.
+export const olmo = () =>
+  decoder('olmo', 'OlmoForCausalLM', 'olmo', 'olmo', { permute: true, norms: [], finalNorm: null }, { dims: { kvHeads: 4 }, eps: 'layernorm' });
+
+// Nemotron: LayerNorm1P (stored 1 + w, with bias), squared-ReLU up / down MLP, partial rotary.
+export const nemotron = () =>
+  decoder(
+    'nemotron',
+    'NemotronForCausalLM',
+    'nemotron',
+    'nemotron',
+    { layerNorm: true, addOne: true, mlp: { kind: 'plain', up: 'mlp.up_proj', down: 'mlp.down_proj' } },
+    { config: { partial_rotary_factor: 0.5, norm_eps: 1e-5 }, ropeDims: 8 },
+  );
+
+// Cohere2 (Command R7B): Command-R's block with sliding-window layers.
+export const cohere2 = () =>
+  decoder(
+    'cohere2',
+    'Cohere2ForCausalLM',
+    'cohere2',
+    'cohere2',
+    { head: null, norms: [['input_layernorm', 'attn_norm']] },
+    {
+      config: { logit_scale: 0.5, layer_norm_eps: 1e-5, sliding_window: 4096, sliding_window_pattern: 4 },
+      kvs: [f32('cohere2.logit_scale', 0.5), u32('cohere2.attention.sliding_window', 4096)],
+      eps: 'layernorm',
+    },
   );
