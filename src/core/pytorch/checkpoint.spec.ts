@@ -9,6 +9,7 @@ import { bytesSource, MemorySink, type ByteSource } from '../io';
 import { inspect } from '../plan';
 import { readTensorF32 } from '../tensor/read';
 import { detectAdapterFormat, readPytorchCheckpoint } from './checkpoint';
+import { readEntry, readZipDirectory } from './zip';
 
 const BIN = join(FIXTURES, 'bin');
 
@@ -214,9 +215,14 @@ describe('inspect + convert accept adapter_model.bin', () => {
   }
 });
 
-/** A zip of stored entries (for hand-made pickles). */
-function buildStoredZip(files: [string, Uint8Array][]): Uint8Array {
+/**
+ * A zip of stored entries (for hand-made pickles). With `zip64`, every size and offset in the
+ * central directory is 0xffffffff with the real value in a ZIP64 extra field, and the end record
+ * points to a ZIP64 end record, as torch writes archives over 4 GiB.
+ */
+function buildStoredZip(files: [string, Uint8Array][], options: { zip64?: boolean } = {}): Uint8Array {
   const enc = new TextEncoder();
+  const z64 = options.zip64 === true;
   const locals: Uint8Array[] = [];
   const centrals: Uint8Array[] = [];
   let offset = 0;
@@ -230,31 +236,104 @@ function buildStoredZip(files: [string, Uint8Array][]): Uint8Array {
     lv.setUint16(26, n.length, true);
     local.set(n, 30);
     local.set(data, 30 + n.length);
-    const central = new Uint8Array(46 + n.length);
+    const extra = z64 ? 4 + 24 : 0;
+    const central = new Uint8Array(46 + n.length + extra);
     const cv = new DataView(central.buffer);
     cv.setUint32(0, 0x02014b50, true);
-    cv.setUint32(20, data.length, true);
-    cv.setUint32(24, data.length, true);
+    cv.setUint32(20, z64 ? 0xffffffff : data.length, true);
+    cv.setUint32(24, z64 ? 0xffffffff : data.length, true);
     cv.setUint16(28, n.length, true);
-    cv.setUint32(42, offset, true);
+    cv.setUint16(30, extra, true);
+    cv.setUint32(42, z64 ? 0xffffffff : offset, true);
     central.set(n, 46);
+    if (z64) {
+      const e = 46 + n.length;
+      cv.setUint16(e, 0x0001, true);
+      cv.setUint16(e + 2, 24, true);
+      cv.setBigUint64(e + 4, BigInt(data.length), true); // uncompressed
+      cv.setBigUint64(e + 12, BigInt(data.length), true); // compressed
+      cv.setBigUint64(e + 20, BigInt(offset), true); // local header offset
+    }
     locals.push(local);
     centrals.push(central);
     offset += local.length;
   }
   const cdSize = centrals.reduce((a, c) => a + c.length, 0);
+  const tail: Uint8Array[] = [];
+  if (z64) {
+    const rec = new Uint8Array(56);
+    const rv = new DataView(rec.buffer);
+    rv.setUint32(0, 0x06064b50, true);
+    rv.setBigUint64(4, 44n, true);
+    rv.setBigUint64(24, BigInt(files.length), true);
+    rv.setBigUint64(32, BigInt(files.length), true);
+    rv.setBigUint64(40, BigInt(cdSize), true);
+    rv.setBigUint64(48, BigInt(offset), true);
+    const loc = new Uint8Array(20);
+    const lv = new DataView(loc.buffer);
+    lv.setUint32(0, 0x07064b50, true);
+    lv.setBigUint64(8, BigInt(offset + cdSize), true);
+    lv.setUint32(16, 1, true);
+    tail.push(rec, loc);
+  }
   const eocd = new Uint8Array(22);
   const ev = new DataView(eocd.buffer);
   ev.setUint32(0, 0x06054b50, true);
-  ev.setUint16(8, files.length, true);
-  ev.setUint16(10, files.length, true);
-  ev.setUint32(12, cdSize, true);
-  ev.setUint32(16, offset, true);
-  const out = new Uint8Array(offset + cdSize + 22);
+  ev.setUint16(8, z64 ? 0xffff : files.length, true);
+  ev.setUint16(10, z64 ? 0xffff : files.length, true);
+  ev.setUint32(12, z64 ? 0xffffffff : cdSize, true);
+  ev.setUint32(16, z64 ? 0xffffffff : offset, true);
+  tail.push(eocd);
+  const parts = [...locals, ...centrals, ...tail];
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let at = 0;
-  for (const p of [...locals, ...centrals, eocd]) {
+  for (const p of parts) {
     out.set(p, at);
     at += p.length;
   }
   return out;
 }
+
+/** The entries of a real fixture, to re-pack them differently. */
+async function entriesOf(bytes: Uint8Array): Promise<[string, Uint8Array][]> {
+  const src = bytesSource(bytes);
+  const out: [string, Uint8Array][] = [];
+  for (const e of await readZipDirectory(src, 'x')) out.push([e.name, (await readEntry(src, e, 'x')).slice()]);
+  return out;
+}
+
+describe('archive structure', () => {
+  it('reads a ZIP64 archive (sizes and offsets in the ZIP64 extra field and end record)', async () => {
+    const files = await entriesOf(fixture('adapter_views.bin'));
+    const bytes = buildStoredZip(files, { zip64: true });
+    const expected = expectedOf('adapter_views.bin');
+    const ckpt = await readPytorchCheckpoint(bytesSource(bytes));
+    expect(ckpt.tensors).toHaveLength(8);
+    for (const t of ckpt.tensors) {
+      const got = await readTensorF32(bytesSource(bytes), t);
+      expect(new Float32Array(got.bits.buffer)).toEqual(Float32Array.from(expected.tensors[t.name]!.values));
+    }
+  });
+
+  it('refuses a truncated download', async () => {
+    const bytes = fixture('adapter_fp32.bin');
+    const err = await thrown(readPytorchCheckpoint(bytesSource(bytes.slice(0, bytes.length - 100))));
+    expect(err.code).toBe('malformed_header');
+  });
+
+  it('refuses a tensor that reaches past its storage, naming it', async () => {
+    const files = await entriesOf(fixture('adapter_fp32.bin'));
+    // Cut storage 0 short: the tensor that uses it now reaches past the entry.
+    const cut = files.map(([n, d]): [string, Uint8Array] => [n, n.endsWith('/data/0') ? d.slice(0, 8) : d]);
+    const err = await thrown(readPytorchCheckpoint(bytesSource(buildStoredZip(cut))));
+    expect(err.code).toBe('malformed_header');
+    expect(err.details.tensors).toHaveLength(1);
+  });
+
+  it('refuses big-endian storages (torch >= 2.1 byteorder entry)', async () => {
+    const files = await entriesOf(fixture('adapter_fp32.bin'));
+    const prefix = files[0]![0].slice(0, files[0]![0].indexOf('/') + 1);
+    const err = await thrown(readPytorchCheckpoint(bytesSource(buildStoredZip([...files, [`${prefix}byteorder`, new TextEncoder().encode('big')]]))));
+    expect(err.message).toContain('big-endian');
+  });
+});

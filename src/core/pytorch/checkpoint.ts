@@ -113,6 +113,12 @@ async function readZipCheckpoint(source: ByteSource, file: string): Promise<Pyto
   if (pkl.size > MAX_PICKLE_BYTES) throw malformed(`data.pkl is ${pkl.size} bytes (the limit is ${MAX_PICKLE_BYTES})`, file);
   const prefix = pkl.name.slice(0, pkl.name.length - 'data.pkl'.length);
   const byName = new Map<string, ZipEntry>(entries.map((e) => [e.name, e]));
+  // torch >= 2.1 records the byte order of the storages; older files are little-endian.
+  const byteorder = byName.get(`${prefix}byteorder`);
+  if (byteorder && byteorder.size <= 16) {
+    const order = String.fromCharCode(...(await readEntry(source, byteorder, file))).trim();
+    if (order !== 'little') throw malformed(`its storages are ${order}-endian; only little-endian checkpoints can be read`, file);
+  }
   const { value } = unpickle(await readEntry(source, pkl, file), file);
   const dataOffsets = new Map<string, number>();
   const tensors: CheckpointTensor[] = [];
