@@ -95,7 +95,15 @@ function parseRange(header: string, size: number): { start: number; end: number 
   return { start, end };
 }
 
-export async function startFakeHub(repos: FakeRepoSpec[], options: { token?: string } = {}): Promise<FakeHub> {
+export interface FakeHubOptions {
+  /** The token that opens gated repos (default: a random one). */
+  token?: string;
+  /** Fixed ports (default: random), e.g. for an app build whose Hub endpoint is fixed at build time. */
+  port?: number;
+  cdnPort?: number;
+}
+
+export async function startFakeHub(repos: FakeRepoSpec[], options: FakeHubOptions = {}): Promise<FakeHub> {
   const token = options.token ?? `hf_fake_${randomBytes(8).toString('hex')}`;
   const secret = randomBytes(16);
   const table = new Map<string, Repo>();
@@ -253,13 +261,13 @@ export async function startFakeHub(repos: FakeRepoSpec[], options: { token?: str
     return serveBytes('cdn', req, res, `${repoId}/${path}`, bytes, {});
   });
 
-  const listen = (s: Server) =>
+  const listen = (s: Server, port: number) =>
     new Promise<number>((resolve, reject) => {
       s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port));
+      s.listen(port, '127.0.0.1', () => resolve((s.address() as AddressInfo).port));
     });
-  const hubPort = await listen(hubServer);
-  const cdnPort = await listen(cdnServer);
+  const hubPort = await listen(hubServer, options.port ?? 0);
+  const cdnPort = await listen(cdnServer, options.cdnPort ?? 0);
   cdnOrigin = `http://127.0.0.1:${cdnPort}`;
 
   return {

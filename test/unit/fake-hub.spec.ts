@@ -248,3 +248,34 @@ describe('base config resolution', () => {
     });
   });
 });
+
+describe('the fake Hub answers like the Hub', () => {
+  it('model info, redirects to a signed CDN URL, ranges, CORS', async () => {
+    const repo = adapterRepo(LLAMA);
+    const info = (await (await fetch(`${hub.url}/api/models/${repo}`)).json()) as { id: string; sha: string; siblings: { rfilename: string }[] };
+    expect(info).toMatchObject({ id: repo, sha: hub.shaOf(repo) });
+    expect(info.siblings.map((s) => s.rfilename).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+
+    const redirect = await fetch(`${hub.url}/${repo}/resolve/main/adapter_model.safetensors`, { redirect: 'manual' });
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.get('x-repo-commit')).toBe(hub.shaOf(repo));
+    const location = redirect.headers.get('location')!;
+    expect(location.startsWith(`${hub.cdnUrl}/lfs/`)).toBe(true);
+
+    const size = caseInput(LLAMA).adapter.byteLength;
+    const tail = await fetch(location, { headers: { Range: 'bytes=-10' } });
+    expect(tail.status).toBe(206);
+    expect(tail.headers.get('content-range')).toBe(`bytes ${size - 10}-${size - 1}/${size}`);
+    expect(new Uint8Array(await tail.arrayBuffer())).toEqual(caseInput(LLAMA).adapter.subarray(size - 10));
+    const beyond = await fetch(location, { headers: { Range: `bytes=${size}-${size + 5}` } });
+    expect(beyond.status).toBe(416);
+    expect(beyond.headers.get('content-range')).toBe(`bytes */${size}`);
+    const tampered = await fetch(location.replace(/sig=[0-9a-f]+/, 'sig=0'));
+    expect(tampered.status).toBe(403);
+
+    const preflight = await fetch(`${hub.url}/${repo}/resolve/main/adapter_config.json`, { method: 'OPTIONS' });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-headers')).toMatch(/Authorization/);
+    expect(preflight.headers.get('access-control-expose-headers')).toMatch(/Content-Range/);
+  });
+});
