@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bytesSource, inspect } from '../../src/core/index';
 import { llamaSpec } from './archs/llama';
-import { deepseek2, qwen2moe } from './archs/moe';
+import { deepseek2, granitemoe, olmoe, phimoe, qwen2moe, qwen3moe } from './archs/moe';
 import { expectMatchesMerged, runCase, runtimeDir, TOKENS, VOCAB, writeModel } from './harness/case';
 import { writeLoraGguf } from './harness/gguf-model';
 import { llamaLog, loadModel, logSince, maxAbsDiff, nextTokenLogProbs } from './harness/llama-runtime';
@@ -20,6 +20,17 @@ describe('base + converted LoRA = merged model', () => {
 
   it('qwen2moe: attention with biases, router, experts, shared expert and its gate', async () => {
     expectMatchesMerged(await runCase({ name: 'qwen2moe-all', spec: qwen2moe(), adapter: { r: 4, alpha: 8 } }));
+  });
+
+  for (const make of [qwen3moe, olmoe, phimoe]) {
+    const spec = make();
+    it(`${spec.id}: attention, router and every expert`, async () => {
+      expectMatchesMerged(await runCase({ name: `${spec.id}-all`, spec, adapter: { r: 4, alpha: 8 } }));
+    });
+  }
+
+  it('granitemoe: attention and router (its experts are fused 3-D parameters, not LoRA-able modules)', async () => {
+    expectMatchesMerged(await runCase({ name: 'granitemoe-all', spec: granitemoe(), adapter: { r: 4, alpha: 8 } }));
   });
 
   it('deepseek2: o_proj, dense MLP, router, routed and shared experts', async () => {

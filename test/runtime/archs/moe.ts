@@ -3,7 +3,8 @@
  * DeepSeek-V2-Lite style (MLA attention, a dense first layer, routed + shared experts). Per-expert
  * HF weights (out, in) are stacked along a new slowest axis into llama.cpp's 3-D `*_exps`.
  */
-import { bool, f32, u32, type ArchSpec } from '../harness/arch';
+import type { GgufKv } from '../../../src/core/gguf/writer';
+import { bool, f32, permuteRope, u32, type ArchSpec } from '../harness/arch';
 import { commonConfig, commonKvs, DIMS, SpecBuilder, type Dims } from '../harness/builder';
 import { stack, type Tensor } from '../harness/tensor';
 
@@ -167,3 +168,131 @@ export function deepseek2(): ArchSpec {
   ];
   return b.build('deepseek2', config, kvs);
 }
+
+interface RoutedShape {
+  qkNorm?: 'head' | 'full';
+  qkvBias?: boolean;
+  oBias?: boolean;
+  layerNorm?: boolean;
+  headBias?: boolean;
+  permute?: boolean;
+  block: string;
+  names: [string, string, string];
+  /** The experts as HF's fused 3-D parameters (Granite-MoE): not LoRA-able, router only. */
+  fusedExperts?: boolean;
+}
+
+/** A decoder whose every layer has routed experts (Qwen3-MoE, OLMoE, PhiMoE, Granite-MoE). */
+export function routed(
+  id: string,
+  hfArch: string,
+  modelType: string,
+  ggufArch: string,
+  s: RoutedShape,
+  o: { dims?: Partial<Dims>; config?: Record<string, unknown>; kvs?: GgufKv[] } = {},
+): ArchSpec {
+  const d: Dims = { ...DIMS, ...o.dims };
+  const H = d.hidden;
+  const qOut = d.heads * d.headDim;
+  const kvOut = d.kvHeads * d.headDim;
+  const b = new SpecBuilder();
+  b.param('model.embed_tokens.weight', [d.vocab, H], 1).out('token_embd.weight', 'model.embed_tokens.weight');
+  const perm = (n: number) => (s.permute ? (t: Tensor) => permuteRope(t, n) : undefined);
+  for (let i = 0; i < d.layers; i++) {
+    const p = `model.layers.${i}`;
+    const blk = `blk.${i}`;
+    const at = `${p}.self_attn`;
+    b.norm(`${p}.input_layernorm`, `${blk}.attn_norm`, H, { bias: s.layerNorm });
+    b.linear(`${at}.q_proj`, `${blk}.attn_q`, qOut, H, { bias: s.qkvBias, make: perm(d.heads) });
+    b.linear(`${at}.k_proj`, `${blk}.attn_k`, kvOut, H, { bias: s.qkvBias, make: perm(d.kvHeads) });
+    b.linear(`${at}.v_proj`, `${blk}.attn_v`, kvOut, H, { bias: s.qkvBias });
+    b.linear(`${at}.o_proj`, `${blk}.attn_output`, H, qOut, { bias: s.oBias });
+    if (s.qkNorm) {
+      const full = s.qkNorm === 'full';
+      b.norm(`${at}.q_norm`, `${blk}.attn_q_norm`, full ? qOut : d.headDim);
+      b.norm(`${at}.k_norm`, `${blk}.attn_k_norm`, full ? kvOut : d.headDim);
+    }
+    b.norm(`${p}.post_attention_layernorm`, `${blk}.ffn_norm`, H, { bias: s.layerNorm });
+    const moe = `${p}.${s.block}`;
+    if (s.fusedExperts) {
+      b.linear(`${moe}.router.layer`, `${blk}.ffn_gate_inp`, E, H);
+      b.param(`${moe}.input_linear.weight`, [E, 2 * FE, H], 1 / Math.sqrt(H));
+      b.param(`${moe}.output_linear.weight`, [E, H, FE], 1 / Math.sqrt(FE));
+      const half = (t: Tensor, first: boolean): Tensor => {
+        const out = new Float64Array(E * FE * H);
+        for (let x = 0; x < E; x++) out.set(t.data.subarray((x * 2 * FE + (first ? 0 : FE)) * H, (x * 2 * FE + (first ? FE : 2 * FE)) * H), x * FE * H);
+        return { shape: [E, FE, H], data: out };
+      };
+      b.out(`${blk}.ffn_gate_exps.weight`, `${moe}.input_linear.weight`, (ts) => half(ts[0]!, true));
+      b.out(`${blk}.ffn_up_exps.weight`, `${moe}.input_linear.weight`, (ts) => half(ts[0]!, false));
+      b.out(`${blk}.ffn_down_exps.weight`, `${moe}.output_linear.weight`);
+    } else {
+      b.linear(`${moe}.gate`, `${blk}.ffn_gate_inp`, E, H);
+      experts(b, moe, blk, H, s.names);
+    }
+  }
+  b.norm('model.norm', 'output_norm', H, { bias: s.layerNorm });
+  b.linear('lm_head', 'output', d.vocab, H, { lora: false, std: 2 / Math.sqrt(H), bias: s.headBias });
+  const config = commonConfig(hfArch, modelType, d, {
+    tie_word_embeddings: false,
+    num_experts: E,
+    num_local_experts: E,
+    num_experts_per_tok: 2,
+    moe_intermediate_size: FE,
+    ...o.config,
+  });
+  const kvs = [
+    // PhiMoE (LayerNorm) still reads the RMS epsilon key: give both.
+    ...commonKvs(ggufArch, { ...d, ffn: FE }, { eps: s.layerNorm ? 'both' : 'rms' }),
+    u32(`${ggufArch}.expert_count`, E),
+    u32(`${ggufArch}.expert_used_count`, 2),
+    u32(`${ggufArch}.expert_feed_forward_length`, FE),
+    ...(o.kvs ?? []),
+  ];
+  return b.build(id, config, kvs);
+}
+
+export const qwen3moe = () =>
+  routed(
+    'qwen3moe',
+    'Qwen3MoeForCausalLM',
+    'qwen3_moe',
+    'qwen3moe',
+    { qkNorm: 'head', block: 'mlp', names: ['gate_proj', 'up_proj', 'down_proj'] },
+    { dims: { headDim: 32 } },
+  );
+export const olmoe = () =>
+  routed(
+    'olmoe',
+    'OlmoeForCausalLM',
+    'olmoe',
+    'olmoe',
+    { qkNorm: 'full', block: 'mlp', names: ['gate_proj', 'up_proj', 'down_proj'] },
+    { dims: { kvHeads: 4 } },
+  );
+export const phimoe = () =>
+  routed('phimoe', 'PhiMoEForCausalLM', 'phimoe', 'phimoe', {
+    layerNorm: true,
+    qkvBias: true,
+    oBias: true,
+    headBias: true,
+    block: 'block_sparse_moe',
+    names: ['w1', 'w3', 'w2'],
+  });
+export const granitemoe = () =>
+  routed(
+    'granitemoe',
+    'GraniteMoeForCausalLM',
+    'granitemoe',
+    'granitemoe',
+    { permute: true, block: 'block_sparse_moe', names: ['', '', ''], fusedExperts: true },
+    {
+      config: { logits_scaling: 2, residual_multiplier: 0.5, embedding_multiplier: 3, attention_multiplier: 0.25 },
+      kvs: [
+        f32('granitemoe.logit_scale', 2),
+        f32('granitemoe.residual_scale', 0.5),
+        f32('granitemoe.embedding_scale', 3),
+        f32('granitemoe.attention.scale', 0.25),
+      ],
+    },
+  );
