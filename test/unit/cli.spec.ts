@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { bytesSource, convert, inspect, MemorySink, type ByteSource, type ConversionPlan } from '../../src/core';
 import { AtomicFileSink, partialPath } from '../../cli/node-io';
 import { parseCliArgs, UsageError } from '../../cli/args';
+import { runCli } from '../../cli/main';
 import { REFERENCE } from '../helpers/fixtures';
 import { readGguf } from '../helpers/gguf-read';
 import { buildSafetensors } from '../helpers/safetensors-build';
@@ -58,7 +59,8 @@ async function inProcess(fixture: string, outtype: 'f16' | 'q8_0' | 'f32', name:
   return { plan, bytes: sink.bytes() };
 }
 
-describe('lora2gguf CLI (spawned)', () => {
+// Each test spawns Node + tsx several times; on a loaded 2-core machine that alone takes seconds.
+describe('lora2gguf CLI (spawned)', { timeout: 180_000 }, () => {
   it('writes the default-named file, byte-identical to the in-process core output', async () => {
     const { adapter, base } = adapterCopy('llama_bf16_f16', 'my-adapter');
     const cwd = freshDir();
@@ -147,11 +149,9 @@ describe('lora2gguf CLI (spawned)', () => {
   it('usage errors exit 2; a missing base config names base_model_name_or_path', () => {
     const cwd = freshDir();
     expect(run([], cwd).code).toBe(2);
-    expect(run(['a', 'b'], cwd).code).toBe(2);
     const badType = run(['x', '--outtype', 'q4_0'], cwd);
     expect(badType.code).toBe(2);
     expect(badType.stderr).toContain('--outtype');
-    expect(run(['x', '--nope'], cwd).code).toBe(2);
     const input = join(REFERENCE, 'llama_bf16_f16', 'input');
     const noBase = run([input], cwd);
     expect(noBase.code).toBe(2);
@@ -253,6 +253,36 @@ describe('AtomicFileSink', () => {
     expect(readFileSync(target, 'utf8')).toBe('other');
     await sink.abort();
     expect(readdirSync(dir)).toEqual(['c.gguf']);
+  });
+});
+
+describe('runCli (in process)', () => {
+  it('returns 2 with the usage text for malformed command lines, 1 for a missing folder', async () => {
+    const cwd = freshDir();
+    const call = async (args: string[]) => {
+      let out = '';
+      let err = '';
+      const code = await runCli(args, { stdout: (t) => (out += t), stderr: (t) => (err += t), cwd, isTTY: false });
+      return { code, out, err };
+    };
+    for (const args of [
+      ['a', 'b'],
+      ['x', '--nope'],
+      ['x', '--base', 'b', '--base-config', 'c'],
+      ['x', '--name'],
+    ]) {
+      const r = await call(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toContain('Usage: lora2gguf');
+    }
+    const missing = await call(['no-such-dir', '--base', 'x']);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toContain('[wrong_input]');
+    expect(missing.err).toContain('no-such-dir');
+    const notAdapter = await call([join(REFERENCE, 'llama_bf16_f16', 'input', 'base'), '--base', 'x']);
+    expect(notAdapter.code).toBe(1);
+    expect(notAdapter.err).toContain('no adapter_config.json');
+    expect(readdirSync(cwd)).toEqual([]);
   });
 });
 
