@@ -45,7 +45,9 @@ export async function loadModel(path: string): Promise<LlamaModel> {
   try {
     return await llama.loadModel({ modelPath: path, gpuLayers: 0, useMmap: false, defaultContextFlashAttention: false });
   } catch (e) {
-    // Say why: llama.cpp's own error lines (a missing key or tensor, a wrong shape).
+    // Say why: llama.cpp's own error lines (a missing key or tensor, a wrong shape). The log
+    // callback can trail the rejection: give it a moment.
+    await new Promise((resolve) => setTimeout(resolve, 100));
     const why = llamaLog
       .slice(mark)
       .filter((l) => l.level === 'error' || /error|failed/i.test(l.message))
