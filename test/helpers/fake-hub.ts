@@ -29,7 +29,7 @@ export interface FakeRepoSpec {
   files: Record<string, Uint8Array | string>;
   /** Files need `Authorization: Bearer <token>`. Model info stays public, as on the Hub. */
   gated?: boolean;
-  /** Extra branches/tags → they all point at the repo's one commit. 'main' always exists. */
+  /** Extra branches/tags → they all point at the repo's one commit. 'main' (and its alias 'HEAD') always exist. */
   refs?: string[];
 }
 
@@ -112,7 +112,13 @@ export async function startFakeHub(repos: FakeRepoSpec[], options: FakeHubOption
     for (const [p, c] of Object.entries(spec.files)) files.set(p, typeof c === 'string' ? new TextEncoder().encode(c) : c);
     const h = createHash('sha1');
     for (const [p, c] of [...files].sort(([a], [b]) => (a < b ? -1 : 1))) h.update(p).update(c);
-    table.set(spec.id.toLowerCase(), { id: spec.id, sha: h.digest('hex'), files, gated: spec.gated === true, refs: new Set(['main', ...(spec.refs ?? [])]) });
+    table.set(spec.id.toLowerCase(), {
+      id: spec.id,
+      sha: h.digest('hex'),
+      files,
+      gated: spec.gated === true,
+      refs: new Set(['main', 'HEAD', ...(spec.refs ?? [])]),
+    });
   }
   // Hashes computed once per file (hashing a large file on every range request would dominate timings).
   const hashes = new WeakMap<Uint8Array, string>();

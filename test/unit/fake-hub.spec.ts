@@ -3,6 +3,7 @@
  * local files, read by HTTP ranges (each byte once), the token sent to the Hub only, and precise
  * errors for gated, missing and malformed references.
  */
+import { downloadFile, fileDownloadInfo, modelInfo } from '@huggingface/hub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bytesSource,
@@ -277,5 +278,22 @@ describe('the fake Hub answers like the Hub', () => {
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-headers')).toMatch(/Authorization/);
     expect(preflight.headers.get('access-control-expose-headers')).toMatch(/Content-Range/);
+  });
+});
+
+describe('the official client agrees the fake Hub is a Hub', () => {
+  it('@huggingface/hub reads model info, file info, ranges, and is refused on a gated repo', async () => {
+    const repo = adapterRepo(LLAMA);
+    const local = caseInput(LLAMA).adapter;
+    const info = await modelInfo({ name: repo, hubUrl: hub.url, additionalFields: ['sha'] });
+    expect(info.name).toBe(repo);
+    expect((info as unknown as { sha: string }).sha).toBe(hub.shaOf(repo));
+    const file = await fileDownloadInfo({ repo, path: 'adapter_model.safetensors', hubUrl: hub.url });
+    expect(file?.size).toBe(local.byteLength);
+    const blob = await downloadFile({ repo, path: 'adapter_model.safetensors', hubUrl: hub.url });
+    expect(new Uint8Array(await blob!.slice(100, 200).arrayBuffer())).toEqual(local.subarray(100, 200));
+    await expect(downloadFile({ repo: `${ORG}/gated-adapter`, path: 'adapter_config.json', hubUrl: hub.url })).rejects.toThrow(/restricted/);
+    const withToken = await downloadFile({ repo: `${ORG}/gated-adapter`, path: 'adapter_config.json', hubUrl: hub.url, accessToken: hub.token });
+    expect(await withToken!.text()).toBe(caseInput(LLAMA).adapterConfig);
   });
 });
