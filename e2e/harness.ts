@@ -3,7 +3,7 @@
  * Debian's Chromium through playwright-core in a persistent context (its own temporary profile,
  * so the origin-private file system has a disk-sized quota for the large-file cases).
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -123,4 +123,70 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return (
     a.byteLength === b.byteLength && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0
   );
+}
+
+const HIDDEN = 4096;
+const FFN = 11008;
+export const BIG_LAYERS = 6;
+const RANK = 256;
+
+/** A big Llama adapter, BF16 zeros, written sparsely (header, then the file extended). */
+export function writeBigAdapter(dir: string): number {
+  mkdirSync(join(dir, 'base'), { recursive: true });
+  const modules: [string, number, number][] = [
+    ['self_attn.q_proj', HIDDEN, HIDDEN],
+    ['self_attn.k_proj', HIDDEN, HIDDEN],
+    ['self_attn.v_proj', HIDDEN, HIDDEN],
+    ['self_attn.o_proj', HIDDEN, HIDDEN],
+    ['mlp.gate_proj', HIDDEN, FFN],
+    ['mlp.up_proj', HIDDEN, FFN],
+    ['mlp.down_proj', FFN, HIDDEN],
+  ];
+  const header: Record<string, unknown> = {};
+  let at = 0;
+  for (let l = 0; l < BIG_LAYERS; l++) {
+    for (const [m, inDim, outDim] of modules) {
+      for (const [suffix, shape] of [
+        ['lora_A', [RANK, inDim]],
+        ['lora_B', [outDim, RANK]],
+      ] as const) {
+        const bytes = shape[0] * shape[1] * 2;
+        header[`base_model.model.model.layers.${l}.${m}.${suffix}.weight`] = { dtype: 'BF16', shape, data_offsets: [at, at + bytes] };
+        at += bytes;
+      }
+    }
+  }
+  let json = JSON.stringify(header);
+  while ((8 + json.length) % 8) json += ' ';
+  const head = Buffer.alloc(8 + json.length);
+  head.writeBigUInt64LE(BigInt(json.length), 0);
+  head.write(json, 8, 'utf8');
+  const file = join(dir, 'adapter_model.safetensors');
+  writeFileSync(file, head);
+  truncateSync(file, head.length + at);
+  writeFileSync(
+    join(dir, 'adapter_config.json'),
+    JSON.stringify({
+      peft_type: 'LORA',
+      r: RANK,
+      lora_alpha: RANK * 2,
+      target_modules: modules.map(([m]) => m.split('.')[1]),
+      base_model_name_or_path: 'e2e/big-llama',
+    }),
+  );
+  writeFileSync(
+    join(dir, 'base', 'config.json'),
+    JSON.stringify({
+      architectures: ['LlamaForCausalLM'],
+      model_type: 'llama',
+      hidden_size: HIDDEN,
+      intermediate_size: FFN,
+      num_hidden_layers: BIG_LAYERS,
+      num_attention_heads: 32,
+      num_key_value_heads: 32,
+      vocab_size: 32000,
+      tie_word_embeddings: false,
+    }),
+  );
+  return head.length + at;
 }

@@ -1,4 +1,4 @@
-import { useId, useRef, useState, type DragEvent, type KeyboardEvent } from 'react';
+import { useId, useRef, useState, type DragEvent } from 'react';
 import { captureDrop, collectDropped, collectFileList, type Collected } from '../../services/walk';
 import styles from './DropZone.module.css';
 
@@ -17,8 +17,10 @@ interface Props {
 }
 
 /**
- * A drop target for a folder or files, usable by keyboard (Enter or Space opens the file
- * picker) with explicit "Choose files" / "Choose folder" buttons.
+ * A drop target for a folder or files. Everything it does is reachable by keyboard through its
+ * real buttons ("Choose files", "Choose folder"); a click anywhere else on it opens the file
+ * picker too. (No role="button" on the zone: it contains buttons, and nested controls confuse
+ * screen readers.)
  */
 export function DropZone({
   onFiles,
@@ -34,6 +36,7 @@ export function DropZone({
   const filesRef = useRef<HTMLInputElement>(null);
   const folderRef = useRef<HTMLInputElement>(null);
   const hintId = useId();
+  const leadId = useId();
 
   const onDrop = (e: DragEvent) => {
     e.preventDefault();
@@ -42,13 +45,6 @@ export function DropZone({
     // Capture synchronously: the DataTransfer is emptied when this handler returns.
     const items = captureDrop(e.dataTransfer);
     collectDropped(items).then(onFiles, onError);
-  };
-  const onKeyDown = (e: KeyboardEvent) => {
-    if (e.target !== e.currentTarget) return;
-    if (e.key === 'Enter' || e.key === ' ') {
-      e.preventDefault();
-      filesRef.current?.click();
-    }
   };
   const fromInput = (input: HTMLInputElement | null) => {
     if (!input?.files || input.files.length === 0) return;
@@ -60,12 +56,10 @@ export function DropZone({
   return (
     <div
       className={`${styles.zone} ${compact ? styles.compact : ''} ${over ? styles.over : ''} ${busy ? styles.busy : ''}`}
-      role="button"
-      tabIndex={0}
-      aria-label={`${lead}. Press Enter to choose files.`}
+      role="group"
+      aria-labelledby={leadId}
       aria-describedby={hintId}
-      aria-disabled={busy}
-      onKeyDown={onKeyDown}
+      aria-busy={busy}
       onClick={(e) => {
         if (e.target === e.currentTarget && !busy) filesRef.current?.click();
       }}
@@ -78,7 +72,9 @@ export function DropZone({
       onDrop={onDrop}
       data-testid={`${idPrefix}-dropzone`}
     >
-      <p className={styles.lead}>{busy ? 'Reading files…' : lead}</p>
+      <p className={styles.lead} id={leadId}>
+        {busy ? 'Reading files…' : lead}
+      </p>
       <p className={styles.sub} id={hintId}>
         {sub}
       </p>

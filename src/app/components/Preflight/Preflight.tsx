@@ -1,5 +1,4 @@
 import { OUTTYPES, type ConversionPlan, type OutType } from '../../../core';
-import { ERROR_WORDS } from '../../services/error-words';
 import { formatBytes, formatNumber } from '../../services/format';
 import { hasSavePicker, pickSaveTarget, PickerCancelled } from '../../services/save';
 import { getAppStore, outputFileName, useApp } from '../../state/store';
@@ -118,8 +117,8 @@ export function Preflight() {
             data-testid="drop-unapplied"
           />
           <span>
-            <strong>Drop tied-head LoRA</strong>: leave out the LoRA that llama.cpp cannot apply ({ERROR_WORDS.tied_head.title.toLowerCase()}). The rest of the
-            adapter is converted; the output then differs from PEFT by exactly that update.
+            <strong>Drop tied-head LoRA</strong>: leave out the LoRA that llama.cpp cannot apply (named above) and convert the rest. The output then differs
+            from PEFT by exactly that update.
           </span>
         </label>
       )}
