@@ -16,8 +16,8 @@ export { parseAdapterConfig, parseBaseConfig } from './peft/config';
 export type { AdapterConfig, BaseConfig } from './peft/config';
 export { FAMILIES, supportedArchitectures } from './arch/registry';
 export { defaultOutputFileName } from './naming';
-export { lookupBaseConfig, catalogueIds, CATALOGUE } from './catalogue/lookup';
-export type { CatalogueHit, CatalogueEntry } from './catalogue/lookup';
+export { lookupBaseConfig, chooseBaseConfig, catalogueIds, CATALOGUE } from './catalogue/lookup';
+export type { CatalogueHit, CatalogueEntry, ChosenBaseConfig } from './catalogue/lookup';
 export {
   parseHubRef,
   formatHubRef,

@@ -11,7 +11,7 @@ import { resolveBaseConfig } from '../hub/api';
 import { CountingSink, encodeUtf8, type ByteSource } from '../io';
 import { parseBaseConfig, type BaseConfig } from '../peft/config';
 import { inspect } from '../plan';
-import { CATALOGUE, lookupBaseConfig } from './lookup';
+import { CATALOGUE, chooseBaseConfig, lookupBaseConfig } from './lookup';
 
 const R = 2;
 
@@ -247,5 +247,17 @@ describe('offline conversion with a catalogue base', () => {
     const sink = new CountingSink();
     await convert(plan, source, sink);
     expect(sink.length).toBe(plan.totalBytes);
+  });
+});
+
+describe('chooseBaseConfig', () => {
+  it('a supplied config.json always wins over the catalogue', () => {
+    const mine = JSON.stringify({ architectures: ['LlamaForCausalLM'], hidden_size: 64, num_attention_heads: 4 });
+    expect(chooseBaseConfig('meta-llama/Llama-3.2-1B', mine)).toEqual({ text: mine, origin: 'supplied' });
+  });
+  it('otherwise the catalogue entry for base_model_name_or_path, else nothing', () => {
+    expect(chooseBaseConfig('unsloth/Qwen3-8B-bnb-4bit')).toMatchObject({ origin: 'catalogue', hit: { id: 'Qwen/Qwen3-8B' } });
+    expect(chooseBaseConfig('someone/private-model')).toBeUndefined();
+    expect(chooseBaseConfig(null)).toBeUndefined();
   });
 });

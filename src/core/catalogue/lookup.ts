@@ -77,3 +77,24 @@ export function lookupBaseConfig(baseId: string): CatalogueHit | undefined {
 export function catalogueIds(): string[] {
   return CATALOGUE.map((e) => e.id);
 }
+
+export interface ChosenBaseConfig {
+  /** config.json text for `inspect`. */
+  text: string;
+  /** 'supplied': the user's (or a fetched) config.json; 'catalogue': the bundled entry. */
+  origin: 'supplied' | 'catalogue';
+  /** Catalogue only: the entry that matched and where its values come from. */
+  hit?: CatalogueHit;
+}
+
+/**
+ * The base config to plan with: a supplied config.json always wins; otherwise the catalogue
+ * entry for adapter_config.json's base_model_name_or_path (offline). Undefined when there is
+ * neither: the caller then fetches it from the Hub (`resolveBaseConfig`) or asks the user.
+ */
+export function chooseBaseConfig(baseModelNameOrPath: string | null | undefined, supplied?: string): ChosenBaseConfig | undefined {
+  if (supplied !== undefined) return { text: supplied, origin: 'supplied' };
+  if (!baseModelNameOrPath) return undefined;
+  const hit = lookupBaseConfig(baseModelNameOrPath);
+  return hit ? { text: hit.config, origin: 'catalogue', hit } : undefined;
+}
