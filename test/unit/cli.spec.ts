@@ -13,6 +13,7 @@ import { bytesSource, convert, inspect, MemorySink, type ByteSource, type Conver
 import { AtomicFileSink, partialPath } from '../../cli/node-io';
 import { parseCliArgs, UsageError } from '../../cli/args';
 import { runCli } from '../../cli/main';
+import { formatBytes, formatProgressBar, formatRefusal } from '../../cli/format';
 import { REFERENCE } from '../helpers/fixtures';
 import { readGguf } from '../helpers/gguf-read';
 import { buildSafetensors } from '../helpers/safetensors-build';
@@ -283,6 +284,40 @@ describe('runCli (in process)', () => {
     expect(notAdapter.code).toBe(1);
     expect(notAdapter.err).toContain('no adapter_config.json');
     expect(readdirSync(cwd)).toEqual([]);
+  });
+});
+
+describe('runCli progress and formatting', () => {
+  it('draws a progress bar only on a TTY, ending at 100% and clearing the line', async () => {
+    const input = join(REFERENCE, 'llama_bf16_f16', 'input');
+    for (const isTTY of [true, false]) {
+      const cwd = freshDir();
+      const lines: string[] = [];
+      const code = await runCli([input, '--base', join(input, 'base')], { stdout: () => {}, stderr: () => {}, cwd, isTTY, progress: (l) => lines.push(l) });
+      expect(code).toBe(0);
+      if (isTTY) {
+        expect(lines.length).toBeGreaterThan(2);
+        expect(lines[lines.length - 2]).toContain('100%');
+        expect(lines[lines.length - 1]).toBe('');
+      } else {
+        expect(lines).toEqual([]);
+      }
+    }
+  });
+
+  it('formats sizes, bars and refusals with every tensor and the hint', () => {
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(1536)).toBe('1.50 KiB');
+    expect(formatBytes(5 * 2 ** 30)).toBe('5.00 GiB');
+    expect(formatProgressBar(1, 4, 8)).toBe('[##......]  25% 1 B / 4 B');
+    const text = formatRefusal({
+      name: 'ConversionError',
+      code: 'dora',
+      message: 'DoRA.',
+      details: { tensors: ['a.m', 'b.m'], field: 'use_dora' },
+      hint: 'Merge it.',
+    });
+    expect(text.split('\n')).toEqual(['error [dora]: DoRA.', '  tensors: a.m, b.m', '  field: use_dora', '  hint: Merge it.']);
   });
 });
 
