@@ -1,5 +1,8 @@
 /** Decoder-only families with separate q/k/v: base + converted LoRA = merged model in llama.cpp. */
-import { describe, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bytesSource, inspect } from '../../src/core/index';
 import {
   cohere,
   cohere2,
@@ -7,6 +10,7 @@ import {
   gemma,
   gemma2,
   gemma3,
+  gemma3Multimodal,
   granite,
   internlm3,
   minicpm,
@@ -22,7 +26,10 @@ import {
   starcoder2,
   xverse,
 } from './archs/decoders';
-import { expectMatchesMerged, runCase } from './harness/case';
+import { evaluateInChild, expectMatchesMerged, runCase, runtimeDir, writeModel } from './harness/case';
+import { writeLoraGguf } from './harness/gguf-model';
+import { buildPeftAdapter } from './harness/peft';
+import { Rng, transpose } from './harness/tensor';
 
 describe('base + converted LoRA = merged model', () => {
   for (const make of [
@@ -46,10 +53,32 @@ describe('base + converted LoRA = merged model', () => {
     olmo,
     nemotron,
     cohere2,
+    () => gemma3Multimodal('language_model.model.'),
+    () => ({ ...gemma3Multimodal('model.language_model.'), id: 'gemma3-multimodal-new-names' }),
   ]) {
     const spec = make();
     it(`${spec.id}: every LoRA-able module`, async () => {
       expectMatchesMerged(await runCase({ name: `${spec.id}-all`, spec, adapter: { r: 4, alpha: 8 } }), spec.tolerance);
     });
   }
+});
+
+describe('gemma (always tied): token-embedding LoRA', () => {
+  it('the core refuses it; llama.cpp applies it to the tied output head as well and aborts', async () => {
+    const spec = gemma();
+    const rng = new Rng(21);
+    const base = spec.weights(rng);
+    const basePath = join(runtimeDir(), 'gemma-tied.base.gguf');
+    writeModel(spec, base, basePath);
+    const peft = buildPeftAdapter(base, [{ module: 'model.embed_tokens', kind: 'embedding' }], { r: 4, alpha: 8 }, rng);
+    const plan = await inspect({ adapterConfig: JSON.stringify(peft.config), baseConfig: JSON.stringify(spec.config), adapter: bytesSource(peft.safetensors) });
+    expect(plan.refusals.map((r) => r.code)).toEqual(['tied_head']);
+    // token_embd.lora_a / lora_b as they would be written for an untied base: written by the test.
+    const m = peft.modules[0]!;
+    const loraPath = join(runtimeDir(), 'gemma-tied.embed.lora.gguf');
+    writeFileSync(loraPath, writeLoraGguf('gemma', 8, [{ name: 'token_embd', a: transpose(m.a), b: m.b }]));
+    const out = evaluateInChild(basePath, [loraPath]);
+    expect(out.signal).toBe('SIGABRT');
+    expect(out.stderr).toContain('GGML_ASSERT(ggml_can_mul_mat(a, b)) failed');
+  });
 });

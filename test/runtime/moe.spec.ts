@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { bytesSource, inspect } from '../../src/core/index';
 import { llamaSpec } from './archs/llama';
 import { deepseek2, granitemoe, olmoe, phimoe, qwen2moe, qwen3moe } from './archs/moe';
-import { expectMatchesMerged, runCase, runtimeDir, TOKENS, VOCAB, writeModel } from './harness/case';
+import { expectMatchesMerged, runCase, runtimeDir, TOKENS, UNIT_ROUNDOFF, VOCAB, writeModel } from './harness/case';
 import { writeLoraGguf } from './harness/gguf-model';
 import { llamaLog, loadModel, logSince, maxAbsDiff, nextTokenLogProbs } from './harness/llama-runtime';
 import { buildPeftAdapter, mergeAdapter } from './harness/peft';
@@ -16,6 +16,12 @@ describe('base + converted LoRA = merged model', () => {
     const r = await runCase({ name: 'mixtral-all', spec: llamaSpec({ experts: 4, expertsUsed: 2 }), adapter: { r: 4, alpha: 8 } });
     expectMatchesMerged(r);
     expect(r.files.plan.tensors.find((t) => t.name === 'blk.0.ffn_gate_exps.weight.lora_b')?.ne).toEqual([4, 128, 4]);
+  });
+
+  it('mixtral q8_0: stacked expert factors quantized per 32-block (bound as in llama.spec.ts)', async () => {
+    const r = await runCase({ name: 'mixtral-q8_0', spec: llamaSpec({ experts: 4, expertsUsed: 2 }), adapter: { r: 4, alpha: 8 }, outtype: 'q8_0' });
+    expectMatchesMerged(r, 8 * UNIT_ROUNDOFF.q8_0 * r.adapterVsBase);
+    expect(r.files.plan.tensors.find((t) => t.name === 'blk.0.ffn_up_exps.weight.lora_a')?.type).toBe('Q8_0');
   });
 
   it('qwen2moe: attention with biases, router, experts, shared expert and its gate', async () => {

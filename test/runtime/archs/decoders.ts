@@ -311,3 +311,29 @@ export const cohere2 = () =>
       eps: 'layernorm',
     },
   );
+
+/**
+ * Gemma 3 as its multimodal container: config.json is Gemma3ForConditionalGeneration with the
+ * text model's settings under text_config, and the text weights under `language_model.model.`
+ * (`prefix`). The GGUF base is the same gemma3 text model.
+ */
+export function gemma3Multimodal(prefix = 'language_model.model.'): ArchSpec {
+  const text = gemma3();
+  const toMm = (name: string) => name.replace(/^model\./, prefix);
+  const fromMm = (name: string) => (name.startsWith(prefix) ? `model.${name.slice(prefix.length)}` : name);
+  const textConfig: Record<string, unknown> = { ...text.config, model_type: 'gemma3_text' };
+  delete textConfig.architectures;
+  return {
+    ...text,
+    id: 'gemma3-multimodal',
+    config: {
+      architectures: ['Gemma3ForConditionalGeneration'],
+      model_type: 'gemma3',
+      text_config: textConfig,
+      vision_config: { model_type: 'siglip_vision_model', hidden_size: 32 },
+    },
+    targets: text.targets.map((t) => ({ ...t, module: toMm(t.module) })),
+    weights: (rng) => new Map([...text.weights(rng)].map(([k, v]) => [toMm(k), v])),
+    toGguf: (w) => text.toGguf(new Map([...w].map(([k, v]) => [fromMm(k), v]))),
+  };
+}
