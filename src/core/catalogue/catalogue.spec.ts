@@ -170,6 +170,7 @@ describe('catalogue entries', () => {
       'Qwen/Qwen2.5-0.5B',
       'Qwen/Qwen2.5-72B-Instruct',
       'Qwen/Qwen3-0.6B',
+      'Qwen/Qwen3-1.7B',
       'Qwen/Qwen3-32B',
       'Qwen/Qwen3-30B-A3B',
       'microsoft/Phi-3-mini-4k-instruct',

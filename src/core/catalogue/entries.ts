@@ -55,6 +55,8 @@ const SRC = {
     'ZHUI/paddlenlp_model_readme Qwen/Qwen2.5-1.5B/index.md (model card: 28 layers, 12 Q / 2 KV heads, tied word embeddings) and code index file 4180660505 ("Configuration for Qwen2.5-1.5B architecture": hidden 1536, intermediate 8960, vocab 151936)',
   mistralV03:
     'code index file 56761758236 (configs_local "Mistral-7B-v0.3": hidden 4096, 32 layers, 32 heads, 8 KV heads, vocab 32768, intermediate 14336, tie_word_embeddings false) and a "Mistral-7B-v0.3" layer-shape table in the code index (k_proj 1024 x 4096)',
+  qwen3_17b:
+    'code index file 71463455676 ("Qwen/Qwen3-1.7B (config.json, fields the planner reads)"), file 57539359287 (a verbatim Qwen3-1.7B config dict) and file 54257006098 (qwen3_1_7b_config: tie_word_embeddings true)',
   phi4mini: 'code index file 67449186883 ("microsoft/Phi-4-mini-instruct config.json (verified against the HF repo)") and file 60280004817 (same values)',
 } as const;
 
@@ -310,6 +312,7 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
   ...entries(['Qwen/Qwen2.5-72B', 'Qwen/Qwen2.5-72B-Instruct'], qwen25(8192, 64, 8, 80, 29568, 152064, false), SRC.qwen25_72b),
   // Qwen3
   ...entries(['Qwen/Qwen3-0.6B', 'Qwen/Qwen3-0.6B-Base'], qwen3(1024, 16, 8, 28, 3072, true), SRC.qwen3_06b),
+  ...entries(['Qwen/Qwen3-1.7B', 'Qwen/Qwen3-1.7B-Base'], qwen3(2048, 16, 8, 28, 6144, true), SRC.qwen3_17b),
   ...entries(['Qwen/Qwen3-4B', 'Qwen/Qwen3-4B-Base'], qwen3(2560, 32, 8, 36, 9728, true), `${SRC.llmProf}; ${SRC.maxtext}`),
   ...entries(['Qwen/Qwen3-8B', 'Qwen/Qwen3-8B-Base'], qwen3(4096, 32, 8, 36, 12288, false), `${SRC.llmProf}; ${SRC.maxtext}`),
   ...entries(['Qwen/Qwen3-14B', 'Qwen/Qwen3-14B-Base'], qwen3(5120, 40, 8, 40, 17408, false), `${SRC.llmProf}; ${SRC.maxtext}`),
