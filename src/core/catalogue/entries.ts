@@ -50,7 +50,7 @@ const SRC = {
   qwen25_72b: 'code index file 62544871882 (verbatim config.json of Qwen2.5-72B-Instruct) and file 3787775639',
   qwen3_06b: 'code index file 11353576428 ("# Qwen/Qwen3-0.6B ## model config", verbatim) and AI-Hypercomputer/maxtext hf_model_configs.py',
   phi3mini:
-    'code index: a model-config table citing https://huggingface.co/microsoft/Phi-3-mini-128k-instruct/blob/main/config.json (hidden 3072, 32 heads, intermediate 8192, 32 layers, vocab 32064), and transformers Phi3Config defaults (documented as Phi-3-mini-4k-instruct: num_key_value_heads = num_attention_heads, tie_word_embeddings false)',
+    'code index: a model-config table citing https://huggingface.co/microsoft/Phi-3-mini-128k-instruct/blob/main/config.json (hidden 3072, 32 heads, intermediate 8192, 32 layers, vocab 32064), transformers Phi3Config defaults (documented as Phi-3-mini-4k-instruct: tie_word_embeddings false), and code index files 57416361540 and 56144638994 (phi-3-mini: 32 heads, 32 KV heads, hidden 3072, vocab 32064)',
   qwen25_15b:
     'ZHUI/paddlenlp_model_readme Qwen/Qwen2.5-1.5B/index.md (model card: 28 layers, 12 Q / 2 KV heads, tied word embeddings) and code index file 4180660505 ("Configuration for Qwen2.5-1.5B architecture": hidden 1536, intermediate 8960, vocab 151936)',
   mistralV03:
