@@ -7,6 +7,7 @@ import type { ByteSource } from './io';
 import { parseAdapterConfig, parseBaseConfig, type AdapterConfig, type BaseConfig } from './peft/config';
 import { classifyTensorName, compareBytewise, compareNatural, stripPeftPrefix } from './peft/names';
 import { baseFamilyMismatch, modifiedBaseWarning } from './peft/family';
+import { planParameterLora, targetedParameters } from './peft/parameters';
 import { peftScaling, scalingWarnings, type ModuleScaling } from './peft/scaling';
 import { detectAdapterFormat, readPytorchCheckpoint, type AdapterFileFormat } from './pytorch/checkpoint';
 import { parseSafetensorsHeader } from './safetensors/header';
@@ -308,10 +309,26 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
   const unmappable: string[] = [];
   const nonText: string[] = [];
   const parameterLora: string[] = [];
+  const parameterWhy = new Set<string>();
   const expertGroups = new Map<string, { rule: ModuleRule; bid: number | undefined; count: number; members: Map<number, Pair> }>();
 
   for (const p of pairList) {
-    if (config.targetParameters?.length && isParameterTarget(p.module, config.targetParameters)) {
+    if (config.targetParameters?.length && targetedParameters(p.module, config.targetParameters).length) {
+      // PEFT target_parameters: converted where the parameter's layout in llama.cpp is known.
+      if (p.a && p.b && !checkPairShapes(p)) {
+        const scaling = peftScaling(config, p.module, p.a.shape[0]!);
+        if (scaling.rankMismatch) warnings.push(scaling.rankMismatch);
+        const bScale: MatrixOp[] = scaling.fold === 1 ? [] : [{ op: 'scale', factor: scaling.fold }];
+        const res = planParameterLora(family.id, base, p.module, config.targetParameters, p.a, p.b, bScale);
+        if ('ok' in res) {
+          const dtype = p.a.dtype === p.b.dtype ? p.a.dtype : `${p.a.dtype}/${p.b.dtype}`;
+          outputs.push(planned(`${res.ok.gguf}.lora_a`, 'lora_a', p.module, dtype, res.ok.a, res.ok.neA));
+          outputs.push(planned(`${res.ok.gguf}.lora_b`, 'lora_b', p.module, dtype, res.ok.b, res.ok.neB));
+          modules.push({ module: p.module, gguf: [res.ok.gguf], kind: 'experts', ...scaling });
+          continue;
+        }
+        parameterWhy.add(res.why);
+      }
       for (const t of [p.a, p.b]) if (t) parameterLora.push(t.name);
       continue;
     }
@@ -434,7 +451,7 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
     refusals.push(
       refusal(
         'unsupported_adapter',
-        `LoRA on parameters (target_parameters: ${config.targetParameters!.map((x) => JSON.stringify(x)).join(', ')}) cannot be converted: PEFT applies it to fused 3-D expert weights, and how that update maps onto llama.cpp's stacked expert tensors is not known for ${base.architecture}, so it is refused rather than written wrongly (${summarise(parameterLora)}).`,
+        `LoRA on parameters (target_parameters: ${config.targetParameters!.map((x) => JSON.stringify(x)).join(', ')}) cannot be converted: ${parameterWhy.size ? [...parameterWhy].join('; ') : 'the factors are incomplete or malformed'}; it is refused rather than written wrongly (${summarise(parameterLora)}).`,
         parameterLora,
         'Retrain with target_modules on per-expert linear layers if the model has them, or merge the adapter into the base model (merge_and_unload) and convert the merged model.',
         { field: 'adapter_config.json: target_parameters' },
@@ -619,20 +636,6 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
     warnings,
     refusals,
   };
-}
-
-/**
- * Whether a LoRA module wraps a parameter listed in target_parameters (PEFT's ParamWrapper):
- * `<module>.<param>` equals the entry or ends with `.<entry>`. Nested wrappers (several
- * parameters of one module) add `.base_layer` segments, which are ignored.
- */
-function isParameterTarget(module: string, targets: readonly string[]): boolean {
-  const mod = module.replace(/(\.base_layer)+$/, '');
-  return targets.some((target) => {
-    const param = target.slice(target.lastIndexOf('.') + 1);
-    const full = `${mod}.${param}`;
-    return full === target || full.endsWith(`.${target}`);
-  });
 }
 
 function summarise(names: string[]): string {

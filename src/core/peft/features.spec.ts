@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readGguf } from '../../../test/helpers/gguf-read';
 import { buildSafetensors, type BuildTensor } from '../../../test/helpers/safetensors-build';
-import { convert } from '../convert';
+import { convert, materialize } from '../convert';
 import { bytesSource, MemorySink } from '../io';
 import { inspect, type InspectOptions } from '../plan';
 import { familiesIn } from './family';
@@ -103,8 +103,72 @@ describe('refusals name the tensors and say what to do', () => {
     expect(r.details.tensors).toContain(`${P}${experts}.lora_A.weight`);
     expect(r.details.tensors).toContain(`${P}${experts}.base_layer.lora_B.weight`);
     expect(r.message).toContain('mlp.experts.gate_up_proj');
+    expect(r.message).toContain('several parameters of model.layers.0.mlp.experts are targeted');
     expect(r.details.field).toBe('adapter_config.json: target_parameters');
   });
+
+  it('target_parameters on an architecture whose fused layout is not known is refused, saying so', async () => {
+    const experts = 'model.layers.0.mlp.experts';
+    const p = await plan({ target_parameters: ['mlp.experts.gate_up_proj'] }, pair(experts, 2, 8, 32), MIXTRAL);
+    const r = p.refusals.find((x) => x.code === 'unsupported_adapter')!;
+    expect(r.message).toContain('the layout of model.layers.0.mlp.experts.gate_up_proj');
+    expect(r.details.tensors).toEqual([`${P}${experts}.lora_A.weight`, `${P}${experts}.lora_B.weight`]);
+  });
+});
+
+describe('target_parameters on DBRX experts (a known layout): each expert gets its exact slice', () => {
+  const DBRX = {
+    architectures: ['DbrxForCausalLM'],
+    d_model: 8,
+    n_heads: 2,
+    n_layers: 1,
+    attn_config: { kv_n_heads: 1 },
+    ffn_config: { moe_num_experts: 3, ffn_hidden_size: 4 },
+  };
+  const MLP = 'transformer.blocks.0.ffn.experts.mlp';
+  const r = 2;
+  const A = Array.from({ length: r * 8 }, (_, i) => Math.fround(Math.sin(i + 1) / 2));
+  const B = Array.from({ length: 12 * r }, (_, i) => Math.fround(Math.cos(3 * i + 1) / 2));
+  const tensors: BuildTensor[] = [
+    { name: `${P}${MLP}.lora_A.weight`, dtype: 'F32', shape: [r, 8], data: A },
+    { name: `${P}${MLP}.lora_B.weight`, dtype: 'F32', shape: [12, r], data: B },
+  ];
+  /** PEFT's ΔW of the (E·ffn, d_model) parameter: B @ A · alpha / sqrt(r) (rsLoRA). */
+  const peftDelta = (o: number, i: number) => (B[o * r]! * A[i]! + B[o * r + 1]! * A[8 + i]!) * (4 / Math.sqrt(r));
+
+  for (const [param, gguf] of [
+    ['w1', 'ffn_gate_exps'],
+    ['v1', 'ffn_up_exps'],
+    ['w2', 'ffn_down_exps'],
+  ] as const) {
+    it(`${param} -> blk.0.${gguf}: llama.cpp's per-expert b·a·(alpha/r) equals PEFT's update`, async () => {
+      const p = await plan({ r, lora_alpha: 4, use_rslora: true, target_parameters: [`ffn.experts.mlp.${param}`] }, tensors, DBRX);
+      expect(p.refusals).toEqual([]);
+      const ta = p.tensors.find((t) => t.name === `blk.0.${gguf}.weight.lora_a`)!;
+      const tb = p.tensors.find((t) => t.name === `blk.0.${gguf}.weight.lora_b`)!;
+      const src = bytesSource(buildSafetensors(tensors));
+      const as = await materialize(p, ta, src);
+      const bs = await materialize(p, tb, src);
+      expect(as).toHaveLength(3);
+      const runtime = 4 / r; // what llama.cpp computes from adapter.lora.alpha and the rank
+      for (let e = 0; e < 3; e++) {
+        const a = new Float32Array(as[e]!.bits.buffer);
+        const b = new Float32Array(bs[e]!.bits.buffer);
+        const [outDim, inDim] = [bs[e]!.shape[0]!, as[e]!.shape[1]!];
+        expect(as[e]!.shape[0]).toBe(r);
+        for (let o = 0; o < outDim; o++) {
+          for (let i = 0; i < inDim; i++) {
+            const got = (b[o * r]! * a[i]! + b[o * r + 1]! * a[inDim + i]!) * runtime;
+            // w1/v1: llama.cpp's expert matrix is (ffn, d_model) = ΔW rows of e; w2: its transpose.
+            const want = param === 'w2' ? peftDelta(e * 4 + i, o) : peftDelta(e * 4 + o, i);
+            expect(got).toBeCloseTo(want, 5);
+          }
+        }
+      }
+      expect(ta.ne).toEqual(param === 'w2' ? [4, r, 3] : [8, r, 3]);
+      expect(tb.ne).toEqual(param === 'w2' ? [r, 8, 3] : [r, 4, 3]);
+    });
+  }
 });
 
 describe('MoE: partial expert coverage', () => {
