@@ -8,6 +8,8 @@ import { InputFiles } from '../InputFiles/InputFiles';
 import { Preflight } from '../Preflight/Preflight';
 import { ProgressPanel } from '../ProgressPanel/ProgressPanel';
 import { ResultPanel } from '../ResultPanel/ResultPanel';
+import { DocumentTitle } from '../../pwa/DocumentTitle';
+import { UpdateToast } from '../../pwa/UpdateToast';
 import styles from './App.module.css';
 
 function addFiles(c: Collected) {
@@ -62,6 +64,8 @@ export function App() {
         The conversion runs in a Web Worker on this device. Output tensors follow llama.cpp&apos;s convert_lora_to_gguf.py; anything that would not load or
         apply as PEFT does is refused with the reason.
       </footer>
+      <UpdateToast />
+      <DocumentTitle />
     </div>
   );
 }

@@ -1,0 +1,43 @@
+/// <reference types="vite-plugin-pwa/vanillajs" />
+/**
+ * Registers the service worker (vite-plugin-pwa, registerType 'prompt') and feeds its events to
+ * the PWA store. Called once from main.tsx. The page never reloads by itself: only the update
+ * toast's button does, and the button is disabled while a conversion runs.
+ */
+import { registerSW } from 'virtual:pwa-register';
+import { useStore } from 'zustand';
+import { createPwaStore, type PwaState } from './pwa-state';
+
+/** A build id (VITE_BUILD_ID at build time), shown as `data-build` on <html>: tells versions apart in tests and bug reports. */
+export const BUILD_ID: string = import.meta.env.VITE_BUILD_ID ?? '';
+
+let skip: ((reload?: boolean) => Promise<void>) | null = null;
+
+export const pwaStore = createPwaStore({
+  skipWaiting: async () => {
+    await skip?.();
+  },
+  reload: () => window.location.reload(),
+});
+
+export function registerPwa(): void {
+  if (BUILD_ID) document.documentElement.dataset['build'] = BUILD_ID;
+  if (!('serviceWorker' in navigator)) return;
+  skip = registerSW({
+    immediate: true,
+    onOfflineReady: pwaStore.events.offlineReady,
+    onNeedRefresh: pwaStore.events.needRefresh,
+    // Called when the new version has taken control (after skipWaiting). The default would reload at once.
+    onNeedReload: pwaStore.events.controllerChanged,
+    onRegisterError: () => undefined,
+  });
+  // workbox-window reports a takeover as an update only if the page was controlled when it loaded;
+  // a first-visit tab (claimed by the first service worker) would not reload after the click.
+  navigator.serviceWorker.addEventListener('controllerchange', () => {
+    if (pwaStore.getState().updating) pwaStore.events.controllerChanged();
+  });
+}
+
+export function usePwa<T>(selector: (s: PwaState) => T): T {
+  return useStore(pwaStore, selector);
+}
