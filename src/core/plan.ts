@@ -580,7 +580,7 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
         'unsupported_adapter',
         `This is an aLoRA adapter whose config has only the invocation string ${JSON.stringify(config.invocationString)}, not its token ids (alora_invocation_tokens); llama.cpp needs the ids to know when to activate the adapter.`,
         [],
-        'Tokenize the invocation string with the base model\'s tokenizer (tokenizer.encode(s, add_special_tokens=False)) and add the ids as "alora_invocation_tokens" to adapter_config.json.',
+        'Tokenize the invocation string with the base model\'s own tokenizer — in Python tokenizer.encode(s, add_special_tokens=False), or offline with llama.cpp on the base GGUF: llama-tokenize -m base.gguf -p "<string>" --ids --no-bos — and add the ids as "alora_invocation_tokens" to adapter_config.json.',
         { field: 'adapter_config.json: alora_invocation_tokens' },
       ),
     );

@@ -212,6 +212,7 @@ describe('aLoRA', () => {
     expect(r.message).toContain('<|start_of_role|>assistant<|end_of_role|>');
     expect(r.message).toContain('alora_invocation_tokens');
     expect(r.hint).toContain('add_special_tokens=False');
+    expect(r.hint).toContain('llama-tokenize');
     expect(r.details.field).toBe('adapter_config.json: alora_invocation_tokens');
   });
 
