@@ -158,8 +158,14 @@ export function gptneox(): ArchSpec {
   return b.build('gptneox', config, kvs, { tolerance: 5e-4 });
 }
 
-export function falcon(): ArchSpec {
-  const d: Dims = { ...DIMS, heads: 4, kvHeads: 2, ffn: 4 * DIMS.hidden };
+/**
+ * Falcon. `kvHeads > 1`: Falcon-40B style (new_decoder_architecture, ln_attn + ln_mlp, qkv in kv
+ * groups, really regrouped); `kvHeads = 1`: Falcon-7B style (multi-query, one input_layernorm,
+ * no num_kv_heads in config.json: the regroup is the identity).
+ */
+export function falcon(kvHeads = 2): ArchSpec {
+  const d: Dims = { ...DIMS, heads: 4, kvHeads, ffn: 4 * DIMS.hidden };
+  const newArch = kvHeads > 1;
   const H = d.hidden;
   const hd = H / d.heads;
   const b = new SpecBuilder();
@@ -168,8 +174,12 @@ export function falcon(): ArchSpec {
   for (let i = 0; i < d.layers; i++) {
     const p = `transformer.h.${i}`;
     const blk = `blk.${i}`;
-    b.norm(`${p}.ln_mlp`, `${blk}.attn_norm`, H, { bias: true });
-    b.norm(`${p}.ln_attn`, `${blk}.attn_norm_2`, H, { bias: true });
+    if (newArch) {
+      b.norm(`${p}.ln_mlp`, `${blk}.attn_norm`, H, { bias: true });
+      b.norm(`${p}.ln_attn`, `${blk}.attn_norm_2`, H, { bias: true });
+    } else {
+      b.norm(`${p}.input_layernorm`, `${blk}.attn_norm`, H, { bias: true });
+    }
     b.linear(`${p}.self_attention.query_key_value`, `${blk}.attn_qkv`, (d.heads + 2 * d.kvHeads) * hd, H, {
       make: (t) => groupedQkvToBlocks(t, d.heads, d.kvHeads),
     });
@@ -179,22 +189,25 @@ export function falcon(): ArchSpec {
   }
   b.norm('transformer.ln_f', 'output_norm', H, { bias: true });
   b.linear('lm_head', 'output', d.vocab, H, { lora: false, std: 2 / Math.sqrt(H) });
-  const config = {
+  const config: Record<string, unknown> = {
     architectures: ['FalconForCausalLM'],
     model_type: 'falcon',
     vocab_size: d.vocab,
     hidden_size: H,
     num_attention_heads: d.heads,
-    num_kv_heads: d.kvHeads,
     num_hidden_layers: d.layers,
-    new_decoder_architecture: true,
+    new_decoder_architecture: newArch,
+    multi_query: !newArch,
     parallel_attn: true,
     bias: false,
     alibi: false,
     tie_word_embeddings: false,
     layer_norm_epsilon: 1e-5,
   };
-  return b.build('falcon', config, commonKvs('falcon', { ...d, headDim: hd }, { eps: 'layernorm', headDims: false }), { tolerance: 5e-4 });
+  if (newArch) config.num_kv_heads = d.kvHeads;
+  return b.build(newArch ? 'falcon' : 'falcon-7b', config, commonKvs('falcon', { ...d, headDim: hd }, { eps: 'layernorm', headDims: false }), {
+    tolerance: 5e-4,
+  });
 }
 
 export function internlm2(): ArchSpec {
