@@ -6,6 +6,9 @@ import { failureFor, hubGet, type HubClientOptions } from './http';
 import { DEFAULT_HUB_ENDPOINT, formatHubRef, parseHubRef, refFilePath, repoIdProblem, type HubRef } from './ref';
 import { openRangeSource, type HttpRangeSource, type RangeSourceOptions } from './source';
 
+/** The weights files PEFT writes, in order of preference (safetensors is what PEFT saves by default). */
+const ADAPTER_FILES = ['adapter_model.safetensors', 'adapter_model.bin'] as const;
+
 /** JSON files larger than this are not configs: refuse instead of reading them into memory. */
 const MAX_JSON_BYTES = 16 * 1024 * 1024;
 
@@ -102,37 +105,44 @@ export interface HubAdapter {
   commit: string;
   /** Text of adapter_config.json. */
   adapterConfig: string;
-  /** adapter_model.safetensors, read by ranges. */
+  /** The adapter weights, read by ranges (the core tells safetensors from a torch.save file by its bytes). */
   adapter: HttpRangeSource;
+  /** Which weights file the folder has (safetensors preferred). */
+  adapterFile: 'adapter_model.safetensors' | 'adapter_model.bin';
   /** adapter_config.json's base_model_name_or_path, if any. */
   baseModel: string | null;
 }
 
 /**
  * Open a PEFT adapter on the Hub: resolve the revision to a commit, then read
- * adapter_config.json and open adapter_model.safetensors by ranges, both at that commit (so the
- * two always come from the same version even if the branch moves meanwhile).
+ * adapter_config.json and open adapter_model.safetensors (or, failing that, adapter_model.bin)
+ * by ranges, all at that commit (so they come from the same version even if the branch moves).
  */
 export async function openHubAdapter(ref: HubRef, options: RangeSourceOptions = {}): Promise<HubAdapter> {
   const info = await fetchModelInfo(ref, options);
   const pinned: HubRef = { ...ref, revision: info.sha, revisionGiven: true };
   const adapterConfig = await fetchHubText(pinned, 'adapter_config.json', options);
   const config = parseAdapterConfig(adapterConfig);
-  let adapter: HttpRangeSource;
-  try {
-    adapter = await openHubFile(pinned, 'adapter_model.safetensors', options);
-  } catch (e) {
-    if (e instanceof ConversionError && e.code === 'not_found') {
-      throw new ConversionError(
-        'not_found',
-        `${formatHubRef(ref)} has adapter_config.json but no adapter_model.safetensors.`,
-        e.details,
-        'Only safetensors adapters can be read from the Hub. If the repository has adapter_model.bin, re-save the adapter with PEFT (safe_serialization=True).',
-      );
+  let adapter: HttpRangeSource | undefined;
+  let adapterFile: HubAdapter['adapterFile'] = 'adapter_model.safetensors';
+  for (const file of ADAPTER_FILES) {
+    try {
+      adapter = await openHubFile(pinned, file, options);
+      adapterFile = file;
+      break;
+    } catch (e) {
+      if (!(e instanceof ConversionError && e.code === 'not_found')) throw e;
     }
-    throw e;
   }
-  return { ref, pinned, commit: info.sha, adapterConfig, adapter, baseModel: config.baseModelNameOrPath };
+  if (!adapter) {
+    throw new ConversionError(
+      'not_found',
+      `${formatHubRef(ref)} has adapter_config.json but neither adapter_model.safetensors nor adapter_model.bin.`,
+      { repo: ref.repo, file: refFilePath(pinned, 'adapter_model.safetensors'), revision: pinned.revision },
+      'Check the folder: PEFT saves the weights next to adapter_config.json (save_pretrained).',
+    );
+  }
+  return { ref, pinned, commit: info.sha, adapterConfig, adapter, adapterFile, baseModel: config.baseModelNameOrPath };
 }
 
 export interface ResolvedBaseConfig {
