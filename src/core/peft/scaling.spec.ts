@@ -54,6 +54,11 @@ describe('matchPatternKey follows PEFT get_pattern_key: re.match(rf"(.*\\.)?({ke
     expect(matchPatternKey(['layers.0.self_attn.q_proj'], 'model.layersX0.self_attn.q_proj')).toBe('layers.0.self_attn.q_proj');
   });
 
+  it('a "^" anchor only matches at the start of the whole name, as in Python', () => {
+    expect(matchPatternKey(['^model.layers.0'], Q)).toBeNull();
+    expect(matchPatternKey(['^model.layers.0.self_attn.q_proj'], Q)).toBe('^model.layers.0.self_attn.q_proj');
+  });
+
   it('returns null when nothing matches (PEFT then uses r / lora_alpha)', () => {
     expect(matchPatternKey([], Q)).toBeNull();
     expect(matchPatternKey(['k_proj', 'v_proj'], Q)).toBeNull();
