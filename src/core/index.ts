@@ -30,7 +30,7 @@ export {
   DEFAULT_REVISION,
 } from './hub/ref';
 export type { HubRef, ParseHubRefOptions } from './hub/ref';
-export { openHubAdapter, openHubFile, fetchHubText, fetchModelInfo, resolveBaseConfig, hubFileUrl, hubRefDisplayName } from './hub/api';
+export { adapterFolders, openHubAdapter, openHubFile, fetchHubText, fetchModelInfo, resolveBaseConfig, hubFileUrl, hubRefDisplayName } from './hub/api';
 export type { HubAdapter, ModelInfo, ResolvedBaseConfig, ResolveBaseOptions } from './hub/api';
 export type { HttpRangeSource, RangeSourceOptions } from './hub/source';
 export type { FetchLike, FetchInit, ResponseLike, HubClientOptions } from './hub/http';

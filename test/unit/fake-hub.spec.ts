@@ -233,10 +233,19 @@ describe('missing things', () => {
     expect(err.message).toMatch(/neither adapter_model\.safetensors nor adapter_model\.bin/);
   });
 
-  it('a missing folder: not_found for adapter_config.json', async () => {
+  it('a missing folder: not_found for adapter_config.json, pointing at the adapter the repo does have', async () => {
     const err = (await openHubAdapter(parseHubRef(`${adapterRepo(LLAMA)}/no/such/dir`), { endpoint: hub.url }).catch((e: unknown) => e)) as ConversionError;
     expect(err.code).toBe('not_found');
-    expect(err.message).toMatch(/no\/such\/dir\/adapter_config\.json/);
+    expect(err.message).toContain(`${adapterRepo(LLAMA)}/no/such/dir has no adapter_config.json; the repository has adapters in: ${adapterRepo(LLAMA)}.`);
+    expect(err.details['file']).toBe('no/such/dir/adapter_config.json');
+  });
+
+  it('a repo of checkpoints without a root adapter: not_found listing the adapter folders', async () => {
+    const err = (await openHubAdapter(parseHubRef(`${ORG}/checkpoints@v1`), { endpoint: hub.url }).catch((e: unknown) => e)) as ConversionError;
+    expect(err.code).toBe('not_found');
+    expect(err.message).toContain(`adapters in: ${ORG}/checkpoints/runs/a/checkpoint-10`);
+    expect(err.details['adapterFolders']).toEqual(['runs/a/checkpoint-10']);
+    expect(err.hint).toContain(`${ORG}/checkpoints/runs/a/checkpoint-10@v1`);
   });
 
   it('a missing revision: not_found naming the revision', async () => {

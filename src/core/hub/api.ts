@@ -35,6 +35,18 @@ export interface ModelInfo {
   private: boolean;
   /** false, or the gating mode ('auto' / 'manual'). */
   gated: false | string;
+  /** Paths of the repo's files at that commit (empty when the answer did not list them). */
+  files: string[];
+}
+
+/** Folders ('' for the root) that hold an adapter_config.json, from a file list, sorted naturally. */
+export function adapterFolders(files: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const f of files) {
+    if (f === 'adapter_config.json') out.push('');
+    else if (f.endsWith('/adapter_config.json')) out.push(f.slice(0, -'/adapter_config.json'.length));
+  }
+  return out.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
 }
 
 /** `/api/models/<repo>/revision/<rev>`: resolve the revision to a commit (and learn if gated). */
@@ -59,6 +71,12 @@ export async function fetchModelInfo(ref: HubRef, options: HubClientOptions = {}
     sha: o['sha'].toLowerCase(),
     private: o['private'] === true,
     gated: typeof o['gated'] === 'string' ? o['gated'] : o['gated'] === true ? 'auto' : false,
+    files: Array.isArray(o['siblings'])
+      ? (o['siblings'] as unknown[]).flatMap((x) => {
+          const name = (x as { rfilename?: unknown } | null)?.rfilename;
+          return typeof name === 'string' ? [name] : [];
+        })
+      : [],
   };
 }
 
@@ -121,7 +139,23 @@ export interface HubAdapter {
 export async function openHubAdapter(ref: HubRef, options: RangeSourceOptions = {}): Promise<HubAdapter> {
   const info = await fetchModelInfo(ref, options);
   const pinned: HubRef = { ...ref, revision: info.sha, revisionGiven: true };
-  const adapterConfig = await fetchHubText(pinned, 'adapter_config.json', options);
+  let adapterConfig: string;
+  try {
+    adapterConfig = await fetchHubText(pinned, 'adapter_config.json', options);
+  } catch (e) {
+    // A repo of checkpoints often has no adapter at its root: say where the adapters are.
+    const elsewhere = adapterFolders(info.files);
+    if (e instanceof ConversionError && e.code === 'not_found' && elsewhere.length > 0) {
+      const shown = elsewhere.slice(0, 8).map((f) => (f ? `${ref.repo}/${f}` : ref.repo));
+      throw new ConversionError(
+        'not_found',
+        `${formatHubRef(ref)} has no adapter_config.json; the repository has adapters in: ${shown.join(', ')}${elsewhere.length > 8 ? ', …' : ''}.`,
+        { ...e.details, adapterFolders: elsewhere },
+        `Add the folder to the reference, e.g. ${formatHubRef({ ...ref, subfolder: elsewhere[elsewhere.length - 1]! })}.`,
+      );
+    }
+    throw e;
+  }
   const config = parseAdapterConfig(adapterConfig);
   let adapter: HttpRangeSource | undefined;
   let adapterFile: HubAdapter['adapterFile'] = 'adapter_model.safetensors';

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConversionError } from '../errors';
+import { adapterFolders } from './api';
 import { hubGet, resolveLocation, type FetchInit, type FetchLike, type ResponseLike } from './http';
 import { openRangeSource } from './source';
 
@@ -191,5 +192,21 @@ describe('hubGet', () => {
     expect(resolveLocation('https://h.test/a/b?q', 'y')).toBe('https://h.test/a/y');
     expect(resolveLocation('https://h.test/a/b', '//cdn.test/z')).toBe('https://cdn.test/z');
     expect(resolveLocation('https://h.test/a/b', 'http://o.test/')).toBe('http://o.test/');
+  });
+});
+
+describe('adapterFolders', () => {
+  it('finds every folder holding adapter_config.json, in natural order', () => {
+    expect(
+      adapterFolders([
+        'README.md',
+        'checkpoint-1000/adapter_config.json',
+        'checkpoint-500/adapter_config.json',
+        'checkpoint-500/adapter_model.safetensors',
+        'x/not_adapter_config.json',
+      ]),
+    ).toEqual(['checkpoint-500', 'checkpoint-1000']);
+    expect(adapterFolders(['adapter_config.json', 'a/adapter_config.json'])).toEqual(['', 'a']);
+    expect(adapterFolders([])).toEqual([]);
   });
 });
