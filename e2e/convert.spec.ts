@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { referenceCases } from '../test/helpers/fixtures';
 import { bytesEqual, expectedBytes, FAKE_PICKER, listOpfs, NO_PICKER, readSaved, stageCase, startHarness, type Harness } from './harness';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 
 let h: Harness;
@@ -98,6 +99,68 @@ describe('convert through the save picker (replaced by an OPFS handle)', () => {
     } finally {
       await page.close();
       staged.cleanup();
+    }
+  });
+});
+
+describe('other ways in', () => {
+  test('several files dropped on the drop zone (no folder): recognised, converted byte-identically', async () => {
+    const c = reference('qwen2_bf16_f16');
+    const staged = stageCase(c.name, c.adapterDirName);
+    const page = await h.context.newPage();
+    try {
+      await page.addInitScript(FAKE_PICKER);
+      await page.goto(h.url);
+      const files = ['adapter_config.json', 'adapter_model.safetensors', 'base/config.json'].map((p) => ({
+        name: p.split('/').pop()!,
+        b64: readFileSync(join(staged.dir, p)).toString('base64'),
+      }));
+      const dt = await page.evaluateHandle((list) => {
+        const t = new DataTransfer();
+        for (const f of list) t.items.add(new File([Uint8Array.from(atob(f.b64), (ch) => ch.charCodeAt(0))], f.name));
+        return t;
+      }, files);
+      await page.dispatchEvent('[data-testid="adapter-dropzone"]', 'drop', { dataTransfer: dt });
+      await page.getByTestId('preflight').waitFor();
+      expect(await page.getByTestId('architecture').textContent()).toBe('Qwen2ForCausalLM');
+      // Loose files have no folder: the name falls back to "adapter".
+      expect(await page.getByTestId('output-name').inputValue()).toBe('adapter');
+      await convertWith(page, 'f16');
+      const saved = await readSaved(page, 'adapter-F16-LoRA.gguf');
+      expect(bytesEqual(saved, await expectedBytes(staged.dir, { outtype: 'f16', name: 'adapter' }))).toBe(true);
+    } finally {
+      await page.close();
+      staged.cleanup();
+    }
+  });
+
+  test('keyboard only: the sample, an output type and Convert, with a visible focus ring', async () => {
+    const page = await h.context.newPage();
+    try {
+      await page.addInitScript(FAKE_PICKER);
+      await page.goto(h.url);
+      const focusTo = async (name: string) => {
+        for (let i = 0; i < 40; i++) {
+          await page.keyboard.press('Tab');
+          if ((await page.evaluate(() => document.activeElement?.textContent?.trim() ?? '')) === name) return;
+        }
+        throw new Error(`could not Tab to ${name}`);
+      };
+      await focusTo('Choose files');
+      const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+      expect(outline).toBe('solid');
+      await focusTo('Try a sample');
+      await page.keyboard.press('Enter');
+      await page.getByTestId('preflight').waitFor();
+      await page.getByTestId('outtype-f32').focus();
+      await page.keyboard.press('ArrowDown');
+      await expect.poll(() => page.getByTestId('output-file-name').textContent()).toContain('-F16-LoRA.gguf');
+      await focusTo('Convert and save…');
+      await page.keyboard.press('Enter');
+      await page.getByTestId('result').waitFor();
+      expect(await page.getByTestId('result-tensors').textContent()).toBe('28');
+    } finally {
+      await page.close();
     }
   });
 });

@@ -56,7 +56,7 @@ const adapterTree: Tree = {
 
 describe('directory walk', () => {
   test('a dropped folder through FileSystemHandles: paths, name, sub-folders, skipped .git', async () => {
-    const c = await collectDropped([{ kind: 'handle', handle: Promise.resolve(handles('my-adapter', adapterTree)) }]);
+    const c = await collectDropped([{ handle: Promise.resolve(handles('my-adapter', adapterTree)) }]);
     expect(c.rootName).toBe('my-adapter');
     expect(c.files.map((x) => x.path).sort()).toEqual([
       'my-adapter/README.md',
@@ -68,7 +68,7 @@ describe('directory walk', () => {
   });
 
   test('the same folder through webkitGetAsEntry, read in batches until an empty one', async () => {
-    const c = await collectDropped([{ kind: 'entry', entry: entries('my-adapter', adapterTree, 2) }]);
+    const c = await collectDropped([{ entry: entries('my-adapter', adapterTree, 2) }]);
     expect(c.rootName).toBe('my-adapter');
     expect(c.files.map((x) => x.path).sort()).toEqual([
       'my-adapter/README.md',
@@ -81,7 +81,7 @@ describe('directory walk', () => {
   test('the walk stops at MAX_DEPTH', async () => {
     let tree: Tree = { 'deep.json': '{}' };
     for (let i = 0; i < MAX_DEPTH + 2; i++) tree = { [`d${i}`]: tree, [`f${i}.json`]: '{}' };
-    const c = await collectDropped([{ kind: 'handle', handle: Promise.resolve(handles('root', tree)) }]);
+    const c = await collectDropped([{ handle: Promise.resolve(handles('root', tree)) }]);
     const depths = c.files.map((x) => x.path.split('/').length - 1);
     expect(Math.max(...depths)).toBe(MAX_DEPTH);
     expect(c.files.some((x) => x.path.endsWith('deep.json'))).toBe(false);
@@ -89,23 +89,21 @@ describe('directory walk', () => {
 
   test('several loose files: no root name; two folders: no root name either', async () => {
     const loose = await collectDropped([
-      { kind: 'file', file: f('adapter_config.json', '{}') },
+      { file: f('adapter_config.json', '{}') },
       {
-        kind: 'handle',
         handle: Promise.resolve({
           kind: 'file',
           name: 'adapter_model.safetensors',
           getFile: async () => f('adapter_model.safetensors', 'x'),
         } satisfies FileHandleLike),
       },
-      { kind: 'handle', handle: Promise.resolve(null) },
+      // No handle and no entry (a synthetic drop): the captured File is used.
+      { handle: Promise.resolve(null), entry: null, file: f('config.json', '{}') },
+      { handle: Promise.resolve(null), entry: null, file: null },
     ]);
     expect(loose.rootName).toBeNull();
-    expect(loose.files.map((x) => x.path)).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
-    const two = await collectDropped([
-      { kind: 'entry', entry: entries('a', { 'x.json': '{}' }) },
-      { kind: 'entry', entry: entries('b', { 'y.json': '{}' }) },
-    ]);
+    expect(loose.files.map((x) => x.path)).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'config.json']);
+    const two = await collectDropped([{ entry: entries('a', { 'x.json': '{}' }) }, { entry: entries('b', { 'y.json': '{}' }) }]);
     expect(two.rootName).toBeNull();
     expect(two.files.map((x) => x.path)).toEqual(['a/x.json', 'b/y.json']);
   });

@@ -94,33 +94,33 @@ async function walkEntry(entry: EntryLike, prefix: string, depth: number, out: C
   }
 }
 
-/** One dropped item, captured synchronously during the drop event (the DataTransfer dies after it). */
-export type DroppedItem =
-  { kind: 'handle'; handle: Promise<DirectoryHandleLike | FileHandleLike | null> } | { kind: 'entry'; entry: EntryLike } | { kind: 'file'; file: File };
+/**
+ * One dropped item, captured synchronously during the drop event (the DataTransfer dies after
+ * it). Every way to read it is captured at once, because the better ones can come back empty
+ * (a synthetic or cross-application drop may have no file system handle or entry).
+ */
+export interface DroppedItem {
+  handle?: Promise<DirectoryHandleLike | FileHandleLike | null>;
+  entry?: EntryLike | null;
+  file?: File | null;
+}
 
 /**
  * Capture the dropped items. Must be called synchronously inside the `drop` handler: the
  * browser empties the DataTransfer once the handler returns.
  */
 export function captureDrop(dt: DataTransfer): DroppedItem[] {
-  const items: DroppedItem[] = [];
   const list = dt.items ? Array.from(dt.items).filter((i) => i.kind === 'file') : [];
-  if (list.length === 0) return Array.from(dt.files ?? []).map((file) => ({ kind: 'file' as const, file }));
-  for (const item of list) {
+  if (list.length === 0) return Array.from(dt.files ?? []).map((file) => ({ file }));
+  return list.map((item) => {
     const withHandle = item as DataTransferItem & { getAsFileSystemHandle?: () => Promise<FileSystemHandle | null> };
-    if (typeof withHandle.getAsFileSystemHandle === 'function') {
-      items.push({ kind: 'handle', handle: withHandle.getAsFileSystemHandle() as Promise<DirectoryHandleLike | FileHandleLike | null> });
-      continue;
-    }
+    const handle =
+      typeof withHandle.getAsFileSystemHandle === 'function'
+        ? (withHandle.getAsFileSystemHandle() as Promise<DirectoryHandleLike | FileHandleLike | null>).catch(() => null)
+        : undefined;
     const entry = typeof item.webkitGetAsEntry === 'function' ? (item.webkitGetAsEntry() as EntryLike | null) : null;
-    if (entry) {
-      items.push({ kind: 'entry', entry });
-      continue;
-    }
-    const file = item.getAsFile();
-    if (file) items.push({ kind: 'file', file });
-  }
-  return items;
+    return { handle, entry, file: item.getAsFile() };
+  });
 }
 
 /** Walk captured drop items into files. One dropped folder names the result; otherwise no name. */
@@ -128,21 +128,19 @@ export async function collectDropped(items: DroppedItem[]): Promise<Collected> {
   const out = new Collector();
   const dirs: string[] = [];
   for (const item of items) {
-    if (item.kind === 'file') {
-      out.add(item.file.name, item.file);
-    } else if (item.kind === 'handle') {
-      const handle = await item.handle;
-      if (!handle) continue;
-      if (handle.kind === 'file') out.add(handle.name, await handle.getFile());
-      else {
-        dirs.push(handle.name);
-        await walkHandle(handle, handle.name, 1, out);
-      }
-    } else if (item.entry.isFile) {
-      out.add(item.entry.name, await entryFile(item.entry));
-    } else if (item.entry.isDirectory) {
+    const handle = item.handle ? await item.handle : null;
+    if (handle?.kind === 'directory') {
+      dirs.push(handle.name);
+      await walkHandle(handle, handle.name, 1, out);
+    } else if (handle?.kind === 'file') {
+      out.add(handle.name, await handle.getFile());
+    } else if (item.entry?.isDirectory) {
       dirs.push(item.entry.name);
       await walkEntry(item.entry, item.entry.name, 1, out);
+    } else if (item.entry?.isFile) {
+      out.add(item.entry.name, await entryFile(item.entry));
+    } else if (item.file) {
+      out.add(item.file.name, item.file);
     }
   }
   return { rootName: dirs.length === 1 ? dirs[0]! : null, files: out.files, truncated: out.truncated };
