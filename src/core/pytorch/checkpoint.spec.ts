@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES } from '../../../test/helpers/fixtures';
 import { buildSafetensors } from '../../../test/helpers/safetensors-build';
@@ -220,19 +221,21 @@ describe('inspect + convert accept adapter_model.bin', () => {
  * central directory is 0xffffffff with the real value in a ZIP64 extra field, and the end record
  * points to a ZIP64 end record, as torch writes archives over 4 GiB.
  */
-function buildStoredZip(files: [string, Uint8Array][], options: { zip64?: boolean } = {}): Uint8Array {
+function buildStoredZip(files: [string, Uint8Array][], options: { zip64?: boolean; deflate?: boolean } = {}): Uint8Array {
   const enc = new TextEncoder();
   const z64 = options.zip64 === true;
   const locals: Uint8Array[] = [];
   const centrals: Uint8Array[] = [];
   let offset = 0;
-  for (const [name, data] of files) {
+  for (const [name, raw] of files) {
     const n = enc.encode(name);
+    const data = options.deflate ? new Uint8Array(deflateRawSync(raw)) : raw;
     const local = new Uint8Array(30 + n.length + data.length);
     const lv = new DataView(local.buffer);
     lv.setUint32(0, 0x04034b50, true);
+    if (options.deflate) lv.setUint16(8, 8, true);
     lv.setUint32(18, data.length, true);
-    lv.setUint32(22, data.length, true);
+    lv.setUint32(22, raw.length, true);
     lv.setUint16(26, n.length, true);
     local.set(n, 30);
     local.set(data, 30 + n.length);
@@ -240,8 +243,9 @@ function buildStoredZip(files: [string, Uint8Array][], options: { zip64?: boolea
     const central = new Uint8Array(46 + n.length + extra);
     const cv = new DataView(central.buffer);
     cv.setUint32(0, 0x02014b50, true);
+    if (options.deflate) cv.setUint16(10, 8, true);
     cv.setUint32(20, z64 ? 0xffffffff : data.length, true);
-    cv.setUint32(24, z64 ? 0xffffffff : data.length, true);
+    cv.setUint32(24, z64 ? 0xffffffff : raw.length, true);
     cv.setUint16(28, n.length, true);
     cv.setUint16(30, extra, true);
     cv.setUint32(42, z64 ? 0xffffffff : offset, true);
@@ -250,7 +254,7 @@ function buildStoredZip(files: [string, Uint8Array][], options: { zip64?: boolea
       const e = 46 + n.length;
       cv.setUint16(e, 0x0001, true);
       cv.setUint16(e + 2, 24, true);
-      cv.setBigUint64(e + 4, BigInt(data.length), true); // uncompressed
+      cv.setBigUint64(e + 4, BigInt(raw.length), true); // uncompressed
       cv.setBigUint64(e + 12, BigInt(data.length), true); // compressed
       cv.setBigUint64(e + 20, BigInt(offset), true); // local header offset
     }
@@ -313,6 +317,26 @@ describe('archive structure', () => {
       const got = await readTensorF32(bytesSource(bytes), t);
       expect(new Float32Array(got.bits.buffer)).toEqual(Float32Array.from(expected.tensors[t.name]!.values));
     }
+  });
+
+  it('reads strided views out of deflated entries', async () => {
+    const bytes = buildStoredZip(await entriesOf(fixture('adapter_views.bin')), { deflate: true });
+    const expected = expectedOf('adapter_views.bin');
+    const ckpt = await readPytorchCheckpoint(bytesSource(bytes));
+    expect(ckpt.tensors.filter((t) => t.deflated && t.strides)).toHaveLength(4);
+    for (const t of ckpt.tensors) {
+      const got = await readTensorF32(bytesSource(bytes), t);
+      expect(new Float32Array(got.bits.buffer)).toEqual(Float32Array.from(expected.tensors[t.name]!.values));
+    }
+  });
+
+  it('refuses a corrupt deflated entry when its tensor is read', async () => {
+    const bytes = buildStoredZip(await entriesOf(fixture('adapter_fp32.bin')), { deflate: true });
+    const ckpt = await readPytorchCheckpoint(bytesSource(bytes));
+    const t = ckpt.tensors[0]!;
+    const broken = bytes.slice();
+    broken.fill(0xff, t.deflated!.offset, t.deflated!.offset + t.deflated!.compressedSize);
+    await expect(readTensorF32(bytesSource(broken), t)).rejects.toMatchObject({ code: 'malformed_header' });
   });
 
   it('refuses a truncated download', async () => {
