@@ -24,6 +24,17 @@ describe('base + converted LoRA = merged model', () => {
     expect(r.files.plan.tensors.find((t) => t.name === 'blk.0.ffn_up_exps.weight.lora_a')?.type).toBe('Q8_0');
   });
 
+  it('mixtral: per-expert alpha_pattern and rsLoRA: the scale of each expert folded into its slice of the stack', async () => {
+    const r = await runCase({
+      name: 'mixtral-expert-alpha',
+      spec: llamaSpec({ experts: 4, expertsUsed: 2 }),
+      adapter: { r: 8, alpha: 16, rslora: true, alphaPattern: { 'experts.1.w1': 40, 'model.layers.1.block_sparse_moe.experts.3.w2': 3 } },
+    });
+    expectMatchesMerged(r);
+    // Stacks whose experts have different scales: layer 0 and 1 gate (expert 1), layer 1 down (expert 3).
+    expect(r.files.plan.warnings.filter((w) => w.code === 'expert_scaling').length).toBe(3);
+  });
+
   it('qwen2moe: attention with biases, router, experts, shared expert and its gate', async () => {
     expectMatchesMerged(await runCase({ name: 'qwen2moe-all', spec: qwen2moe(), adapter: { r: 4, alpha: 8 } }));
   });
