@@ -59,6 +59,8 @@ describe('readPytorchCheckpoint on real torch.save files (test/fixtures/bin, tor
     ['adapter_views.bin', 'pytorch-zip'],
     ['adapter_deflated.bin', 'pytorch-zip'],
     ['adapter_legacy.bin', 'pytorch-legacy'],
+    // torch.save(module.state_dict()): an OrderedDict with _metadata (BUILD) holding Parameters.
+    ['adapter_state_dict.bin', 'pytorch-zip'],
   ];
   for (const [file, format] of cases) {
     it(`${file}: every tensor's name, dtype, shape and values agree with torch.load`, async () => {
