@@ -57,7 +57,7 @@ function fakeConverter() {
     recognize: (files) => recognizeFiles(files),
     async inspect(inputs: ConversionInputs, options) {
       calls.inspect.push(options);
-      const bytes = new Uint8Array(await inputs.adapter.arrayBuffer());
+      const bytes = new Uint8Array(await (inputs.adapter as File).arrayBuffer());
       return inspect({ adapterConfig: await inputs.adapterConfig.text(), baseConfig: await inputs.baseConfig.text(), adapter: bytesSource(bytes) }, options);
     },
     convert(_inputs, _options, target, onProgress) {
