@@ -8,10 +8,19 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { llamaSpec } from './archs/llama';
 import { buildCase, convertMutated, evaluateInChild, expectMatchesMerged, runCase, runtimeDir, TOKENS, UNIT_ROUNDOFF, VOCAB, writeModel } from './harness/case';
-import { loadModel, logSince, llamaLog, maxAbsDiff, nextTokenLogProbs } from './harness/llama-runtime';
+import { loadModel, loadRuntime, logSince, llamaLog, maxAbsDiff, nextTokenLogProbs } from './harness/llama-runtime';
 import { buildPeftAdapter } from './harness/peft';
 import { bytesSource, inspect } from '../../src/core/index';
 import { Rng } from './harness/tensor';
+
+describe('the runtime itself', () => {
+  it('is the prebuilt CPU binary of node-llama-cpp, one thread, never a local build', async () => {
+    const llama = await loadRuntime();
+    expect(llama.buildType).toBe('prebuilt');
+    expect(llama.gpu).toBe(false);
+    expect(llama.maxThreads).toBe(1);
+  });
+});
 
 describe('llama: base + converted LoRA = merged model', () => {
   it('every attention and MLP projection (q/k rotary permutation, GQA)', async () => {
