@@ -3,11 +3,11 @@
  * in the test; then llama.cpp evaluates base, base + LoRA and merged on the same tokens.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import { bytesSource, convert, inspect, MemorySink, planHeader, type ConversionPlan, type InspectOptions, type OutType } from '../../../src/core/index';
 import type { ArchSpec } from './arch';
 import { spmVocabKvs, writeGgufModel } from './gguf-model';
@@ -20,11 +20,18 @@ export const VOCAB = 300;
 export const TOKENS = [1, 72, 105, 260, 33, 299, 150, 7, 280, 64, 3, 271, 200, 90, 258, 15];
 
 let workDir: string | undefined;
-/** A fresh directory per test process; file names are unique per case as well. */
+/** A fresh directory per test file; file names are unique per case as well. */
 export function runtimeDir(): string {
   workDir ??= mkdtempSync(join(tmpdir(), 'lora2gguf-runtime-'));
   return workDir;
 }
+
+// Each spec file importing this module removes its models afterwards (KEEP_RUNTIME_FILES=1 keeps
+// them for a look with llama.cpp's own tools).
+afterAll(() => {
+  if (workDir && !process.env.KEEP_RUNTIME_FILES) rmSync(workDir, { recursive: true, force: true });
+  workDir = undefined;
+});
 
 export interface CaseOptions {
   /** Unique per case: node-llama-cpp caches LoRA adapters by path. */
