@@ -16,6 +16,12 @@ export interface AdapterConfig {
   useRslora: boolean;
   rankPattern: Record<string, number>;
   alphaPattern: Record<string, number>;
+  /**
+   * The pattern keys in the order adapter_config.json lists them: PEFT takes the first key that
+   * matches, and a JS object puts integer-like keys ("0", "12") first, so the order is kept apart.
+   */
+  rankPatternKeys: string[];
+  alphaPatternKeys: string[];
   useDora: boolean;
   loraBias: boolean;
   modulesToSave: string[] | null;
@@ -73,6 +79,69 @@ function stringList(value: unknown, field: string): string[] | null {
   return value as string[];
 }
 
+/**
+ * The key order of the top-level "rank_pattern" and "alpha_pattern" objects as written in the
+ * (already validated) JSON text. A later duplicate key replaces the earlier one in place of its
+ * first appearance, as Python's json does.
+ */
+function patternKeyOrder(text: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
+  };
+  const str = (): string => {
+    const start = i++;
+    while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+    i++;
+    return JSON.parse(text.slice(start, i)) as string;
+  };
+  const value = (collect?: string[]): void => {
+    ws();
+    const c = text[i];
+    if (c === '"') {
+      str();
+    } else if (c === '{' || c === '[') {
+      i++;
+      ws();
+      const close = c === '{' ? '}' : ']';
+      while (text[i] !== close) {
+        if (c === '{') {
+          ws();
+          const key = str();
+          if (collect && !collect.includes(key)) collect.push(key);
+          ws();
+          i++; // ':'
+        }
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        ws();
+      }
+      i++;
+    } else {
+      while (i < text.length && !',}] \t\n\r'.includes(text[i]!)) i++;
+    }
+  };
+  ws();
+  if (text[i] !== '{') return out;
+  i++;
+  ws();
+  while (i < text.length && text[i] !== '}') {
+    ws();
+    const key = str();
+    ws();
+    i++; // ':'
+    ws();
+    if ((key === 'rank_pattern' || key === 'alpha_pattern') && text[i] === '{') value((out[key] = []));
+    else value();
+    ws();
+    if (text[i] === ',') i++;
+    ws();
+  }
+  return out;
+}
+
 /** Parse adapter_config.json. Throws `invalid_config` / `wrong_input` with the field named. */
 export function parseAdapterConfig(text: string): AdapterConfig {
   const raw = parseJsonObject(text, FILE);
@@ -108,8 +177,11 @@ export function parseAdapterConfig(text: string): AdapterConfig {
   const init = raw['init_lora_weights'];
   const rankPattern = numberMap(raw['rank_pattern'], 'rank_pattern');
   const alphaPattern = numberMap(raw['alpha_pattern'], 'alpha_pattern');
-  validatePatternKeys(Object.keys(rankPattern), 'rank_pattern');
-  validatePatternKeys(Object.keys(alphaPattern), 'alpha_pattern');
+  const order = patternKeyOrder(text);
+  const rankPatternKeys = order['rank_pattern'] ?? Object.keys(rankPattern);
+  const alphaPatternKeys = order['alpha_pattern'] ?? Object.keys(alphaPattern);
+  validatePatternKeys(rankPatternKeys, 'rank_pattern');
+  validatePatternKeys(alphaPatternKeys, 'alpha_pattern');
   return {
     peftType,
     r: typeof r === 'number' ? r : 8,
@@ -120,6 +192,8 @@ export function parseAdapterConfig(text: string): AdapterConfig {
     useRslora: raw['use_rslora'] === true,
     rankPattern,
     alphaPattern,
+    rankPatternKeys,
+    alphaPatternKeys,
     useDora: raw['use_dora'] === true,
     loraBias: raw['lora_bias'] === true,
     modulesToSave: stringList(raw['modules_to_save'], 'modules_to_save'),

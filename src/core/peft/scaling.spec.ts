@@ -64,6 +64,21 @@ describe('matchPatternKey follows PEFT get_pattern_key: re.match(rf"(.*\\.)?({ke
     expect(matchPatternKey(['k_proj', 'v_proj'], Q)).toBeNull();
   });
 
+  it('keeps the config order of integer-like keys, which a JS object would move first', () => {
+    const c = parseAdapterConfig('{"r": 8, "rank_pattern": {"to_out.0": 4, "0": 2}}');
+    expect(Object.keys(c.rankPattern)).toEqual(['0', 'to_out.0']);
+    expect(c.rankPatternKeys).toEqual(['to_out.0', '0']);
+    expect(peftScaling(c, 'blocks.1.attn.to_out.0', 4).rankPatternKey).toBe('to_out.0');
+  });
+
+  it('reads the key order from the text even around nested objects, escapes and duplicate keys', () => {
+    const text = String.raw`{"x": {"alpha_pattern": {"z": 1}}, "note": "a \" } {", "alpha_pattern": {"b\u0041": 1, "7": 3, "bA": 5}, "r": 4}`;
+    const c = parseAdapterConfig(text);
+    expect(c.alphaPatternKeys).toEqual(['bA', '7']);
+    expect(c.alphaPattern).toEqual({ bA: 5, '7': 3 });
+    expect(c.rankPatternKeys).toEqual([]);
+  });
+
   it('translates Python named groups', () => {
     expect(patternKeyRegex('(?P<p>q|v)_proj').test(Q)).toBe(true);
   });

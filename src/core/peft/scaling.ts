@@ -77,8 +77,8 @@ export function runtimeScaleOf(fileAlpha: number, rank: number): number {
 }
 
 export function peftScaling(config: AdapterConfig, moduleName: string, tensorRank: number): ModuleScaling & { rankMismatch?: Diagnostic } {
-  const rankKey = matchPatternKey(Object.keys(config.rankPattern), moduleName);
-  const alphaKey = matchPatternKey(Object.keys(config.alphaPattern), moduleName);
+  const rankKey = matchPatternKey(config.rankPatternKeys, moduleName);
+  const alphaKey = matchPatternKey(config.alphaPatternKeys, moduleName);
   const configRank = rankKey !== null ? config.rankPattern[rankKey]! : config.r;
   const alpha = alphaKey !== null ? config.alphaPattern[alphaKey]! : config.loraAlpha;
   // PEFT builds the module with rank r_m and then loads the tensors: a saved adapter's tensors
