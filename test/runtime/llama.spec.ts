@@ -7,11 +7,23 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { llamaSpec } from './archs/llama';
-import { buildCase, convertMutated, evaluateInChild, expectMatchesMerged, runCase, runtimeDir, TOKENS, UNIT_ROUNDOFF, VOCAB, writeModel } from './harness/case';
+import {
+  buildCase,
+  convertMutated,
+  convertWithCore,
+  evaluateInChild,
+  expectMatchesMerged,
+  runCase,
+  runtimeDir,
+  TOKENS,
+  UNIT_ROUNDOFF,
+  VOCAB,
+  writeModel,
+} from './harness/case';
 import { loadModel, loadRuntime, logSince, llamaLog, maxAbsDiff, nextTokenLogProbs } from './harness/llama-runtime';
-import { buildPeftAdapter } from './harness/peft';
+import { buildPeftAdapter, mergeAdapter } from './harness/peft';
 import { bytesSource, inspect } from '../../src/core/index';
-import { Rng } from './harness/tensor';
+import { randn, Rng } from './harness/tensor';
 
 describe('the runtime itself', () => {
   it('is the prebuilt CPU binary of node-llama-cpp, one thread, never a local build', async () => {
@@ -181,5 +193,46 @@ describe('llama: what llama.cpp does with files the core refuses or that are wro
     await expect(nextTokenLogProbs(model, TOKENS, VOCAB, [loraPath])).rejects.toThrow(/LoRA adapter/);
     expect(logSince(mark)).toContain("LoRA tensor 'output.weight' does not exist in base model");
     await model.dispose();
+  });
+});
+
+describe('llama: mergekit-style norm vectors in the adapter', () => {
+  it('the core carries them into the GGUF; llama.cpp skips them (the output is the merge without the new norms)', async () => {
+    const spec = llamaSpec();
+    const rng = new Rng(31);
+    const base = spec.weights(rng);
+    // A replaced input_layernorm, as mergekit's LoRA extraction stores it (a whole 1-D tensor).
+    const newNorm = randn(rng, [64], 0.3, 1);
+    const peft = buildPeftAdapter(base, [{ module: 'model.layers.0.self_attn.v_proj', kind: 'linear' }], { r: 4, alpha: 8 }, rng, {}, [
+      { name: 'model.layers.0.input_layernorm.weight', tensor: newNorm },
+    ]);
+    const { plan, bytes } = await convertWithCore(peft, spec.config, { outtype: 'f32' });
+    expect(plan.tensors.map((t) => t.name)).toContain('blk.0.attn_norm.weight');
+    const dir = runtimeDir();
+    const paths = {
+      base: join(dir, 'llama-norms.base.gguf'),
+      lora: join(dir, 'llama-norms.lora.gguf'),
+      withNorm: join(dir, 'llama-norms.merged-with-norm.gguf'),
+      without: join(dir, 'llama-norms.merged-without-norm.gguf'),
+    };
+    const mergedWithout = mergeAdapter(base, peft);
+    const mergedWith = new Map(mergedWithout).set('model.layers.0.input_layernorm.weight', newNorm);
+    writeModel(spec, base, paths.base);
+    writeModel(spec, mergedWith, paths.withNorm);
+    writeModel(spec, mergedWithout, paths.without);
+    writeFileSync(paths.lora, bytes);
+
+    const evalModel = async (path: string, loras: string[] = []) => {
+      const m = await loadModel(path);
+      try {
+        return await nextTokenLogProbs(m, TOKENS, VOCAB, loras);
+      } finally {
+        await m.dispose();
+      }
+    };
+    const withLora = await evalModel(paths.base, [paths.lora]);
+    // llama.cpp applies the v_proj LoRA and ignores the norm vector ("TODO: add support for norm vector").
+    expect(maxAbsDiff(withLora, await evalModel(paths.without))).toBeLessThanOrEqual(1e-4);
+    expect(maxAbsDiff(withLora, await evalModel(paths.withNorm))).toBeGreaterThan(0.1);
   });
 });

@@ -74,6 +74,8 @@ export function buildPeftAdapter(
   options: AdapterOptions,
   rng: Rng,
   extraConfig: Record<string, unknown> = {},
+  /** Whole tensors stored beside the factors (mergekit's norm vectors), HF names without prefix. */
+  extraTensors: { name: string; tensor: Tensor }[] = [],
 ): PeftAdapter {
   const strength = options.strength ?? 0.3;
   const tensors: BuildTensor[] = [];
@@ -100,6 +102,7 @@ export function buildPeftAdapter(
     }
     modules.push({ target, scale, rank, a, b });
   }
+  for (const e of extraTensors) tensors.push({ name: `base_model.model.${e.name}`, dtype: 'F32', shape: e.tensor.shape, data: e.tensor.data });
   const shortNames = [...new Set(targets.map((t) => t.module.split('.').pop()!))];
   const config: Record<string, unknown> = {
     peft_type: 'LORA',
