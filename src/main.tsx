@@ -6,8 +6,11 @@ import { cleanupTempFiles, getTempFile, holdTempLock, removeTempFile } from './a
 import { createWorkerConverter } from './app/services/worker-bridge';
 import { createAppStore, setAppStore } from './app/state/store';
 import { registerPwa } from './app/pwa/register';
+import { setHubConverter } from './app/components/HubInput/hub-session';
+import { startLinks } from './app/links/apply-link';
 
-const store = createAppStore(createWorkerConverter(), {
+const converter = createWorkerConverter();
+const store = createAppStore(converter, {
   holdTempLock,
   getTempFile,
   removeTempFile,
@@ -16,12 +19,15 @@ const store = createAppStore(createWorkerConverter(), {
   now: () => performance.now(),
 });
 setAppStore(store);
+setHubConverter(converter);
 
 // Temporary outputs of tabs that were closed before their download finished.
 void cleanupTempFiles().catch(() => undefined);
 
 // The offline service worker; a new version waits for the user's click (src/app/pwa).
 registerPwa();
+// A shared link (#v=1&…) in the URL: restore it (src/app/links).
+startLinks();
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

@@ -4,9 +4,22 @@
  * temporary file in the origin-private file system, then reads the header back to verify it.
  */
 import { expose } from 'comlink';
-import { assertConvertible, ConversionError, convert, inspect, type ByteSink, type InspectInput, type InspectOptions } from '../src/core';
+import {
+  assertConvertible,
+  ConversionError,
+  convert,
+  hubFileUrl,
+  inspect,
+  openHubAdapter,
+  openHubFile,
+  resolveBaseConfig,
+  type ByteSink,
+  type ByteSource,
+  type InspectInput,
+  type InspectOptions,
+} from '../src/core';
 import { blobSource, syncHandleSink, writableSink, type BufferedSink } from './file-io';
-import type { ConversionInputs, ConverterApi, ConvertResult, SaveTarget, WorkerProgress } from './protocol';
+import type { ConversionInputs, ConverterApi, ConvertResult, HubAdapterSource, HubOpened, SaveTarget, WorkerProgress } from './protocol';
 import { registerErrorTransfer } from './protocol';
 import { recognizeFiles, MAX_CONFIG_BYTES } from './recognize';
 import { verifyOutput } from './verify';
@@ -28,11 +41,34 @@ async function readConfig(file: File, what: string): Promise<string> {
   return file.text();
 }
 
+/**
+ * The Hub adapter opened last, kept so that inspect and convert (and a second conversion with
+ * other options) read through the same range source and its block cache: the weights cross the
+ * network once, not once per call. Keyed by URL and token; memory only.
+ */
+let hubCache: { url: string; token: string | null; source: Promise<ByteSource> } | null = null;
+
+function hubSource(adapter: HubAdapterSource): Promise<ByteSource> {
+  const url = hubFileUrl(adapter.ref, adapter.file, adapter.endpoint);
+  if (hubCache && hubCache.url === url && hubCache.token === adapter.token) return hubCache.source;
+  const source = openHubFile(adapter.ref, adapter.file, { endpoint: adapter.endpoint, token: adapter.token ?? undefined });
+  hubCache = { url, token: adapter.token, source };
+  // A failed open must not stay cached.
+  source.catch(() => {
+    if (hubCache?.source === source) hubCache = null;
+  });
+  return source;
+}
+
+async function adapterSource(adapter: File | HubAdapterSource): Promise<ByteSource> {
+  return adapter instanceof Blob ? blobSource(adapter) : hubSource(adapter);
+}
+
 async function readInputs(inputs: ConversionInputs): Promise<InspectInput> {
   return {
     adapterConfig: await readConfig(inputs.adapterConfig, 'adapter_config.json'),
     baseConfig: await readConfig(inputs.baseConfig, "the base model's config.json"),
-    adapter: blobSource(inputs.adapter),
+    adapter: await adapterSource(inputs.adapter),
   };
 }
 
@@ -131,7 +167,7 @@ const api: ConverterApi = {
         Promise.resolve(onProgress(p)).catch(() => undefined);
       };
       try {
-        await convert(plan, blobSource(inputs.adapter), opened.sink, {
+        await convert(plan, await adapterSource(inputs.adapter), opened.sink, {
           signal: controller.signal,
           onProgress: (e) => {
             if (e.type === 'start') report({ phase: 'writing', bytesWritten: 0, totalBytes: e.totalBytes, tensorsDone: 0, totalTensors: e.totalTensors }, true);
@@ -163,6 +199,42 @@ const api: ConverterApi = {
 
   cancel() {
     current?.abort();
+  },
+
+  async openHub(request): Promise<HubOpened> {
+    const options = { endpoint: request.endpoint, token: request.token ?? undefined };
+    const opened = await openHubAdapter(request.ref, options);
+    const adapter: HubAdapterSource = {
+      kind: 'hub',
+      ref: opened.pinned,
+      file: opened.adapterFile,
+      size: opened.adapter.byteLength,
+      endpoint: request.endpoint,
+      token: request.token,
+    };
+    hubCache = { url: hubFileUrl(adapter.ref, adapter.file, adapter.endpoint), token: request.token, source: Promise.resolve(opened.adapter) };
+    const baseId = request.base ?? opened.baseModel;
+    let base: HubOpened['base'] = null;
+    let baseError: HubOpened['baseError'] = null;
+    if (baseId) {
+      try {
+        const r = await resolveBaseConfig(baseId, options);
+        base = { text: r.text, origin: r.origin, source: r.source };
+      } catch (e) {
+        baseError = (e instanceof ConversionError ? e : new ConversionError('io', String((e as Error)?.message ?? e))).toJSON();
+      }
+    }
+    // The token goes back to nobody: the page keeps its own copy in memory.
+    return {
+      pinned: opened.pinned,
+      commit: opened.commit,
+      adapterConfig: opened.adapterConfig,
+      adapter: { ...adapter, token: null },
+      baseModel: opened.baseModel,
+      baseId,
+      base,
+      baseError,
+    };
   },
 };
 

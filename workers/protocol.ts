@@ -5,7 +5,7 @@
  * alone sends only name, message and stack).
  */
 import { transferHandlers, type TransferHandler } from 'comlink';
-import { ConversionError, type ConversionPlan, type InspectOptions, type SerializedConversionError } from '../src/core';
+import { ConversionError, type ConversionPlan, type HubRef, type InspectOptions, type SerializedConversionError } from '../src/core';
 
 /** A file the user gave, with its path relative to what was dropped (`folder/sub/name`). */
 export interface CandidateFile {
@@ -43,8 +43,47 @@ export interface RecognizedFile {
 /** The three inputs of a conversion, as Files (disk-backed; read by slices in the worker). */
 export interface ConversionInputs {
   adapterConfig: File;
-  adapter: File;
+  /** A dropped file, or adapter weights on the Hub (read by HTTP ranges in the worker). */
+  adapter: File | HubAdapterSource;
   baseConfig: File;
+}
+
+/**
+ * Adapter weights on the Hugging Face Hub, pinned to a commit. The endpoint is the app's
+ * build-time constant (never taken from a link); the token lives in page memory only and is
+ * passed along for each call, never stored.
+ */
+export interface HubAdapterSource {
+  kind: 'hub';
+  /** Pinned to the commit that was opened. */
+  ref: HubRef;
+  file: 'adapter_model.safetensors' | 'adapter_model.bin';
+  size: number;
+  endpoint: string;
+  token: string | null;
+}
+
+export interface HubOpenRequest {
+  ref: HubRef;
+  endpoint: string;
+  token: string | null;
+  /** A base model id the user typed or a link named; else the adapter's base_model_name_or_path. */
+  base: string | null;
+}
+
+/** An adapter opened on the Hub: its small files as text, the weights as a source for later calls. */
+export interface HubOpened {
+  pinned: HubRef;
+  commit: string;
+  adapterConfig: string;
+  adapter: HubAdapterSource;
+  /** adapter_config.json's base_model_name_or_path. */
+  baseModel: string | null;
+  /** The base id the config was looked up for (request.base or baseModel). */
+  baseId: string | null;
+  /** The base config, from the bundled catalogue or the Hub; null with baseError when neither had it. */
+  base: { text: string; origin: 'catalogue' | 'hub'; source: string } | null;
+  baseError: SerializedConversionError | null;
 }
 
 /** Where the worker writes: a file the user picked, or a temporary file in the origin-private file system. */
@@ -84,6 +123,8 @@ export interface ConverterApi {
   convert(inputs: ConversionInputs, options: InspectOptions, target: SaveTarget, onProgress: (p: WorkerProgress) => void): Promise<ConvertResult>;
   /** Cancel the running conversion (it rejects with code `aborted`). */
   cancel(): void;
+  /** Open a PEFT adapter on the Hub (revision pinned to a commit) and find its base config. */
+  openHub(request: HubOpenRequest): Promise<HubOpened>;
 }
 
 /** How a thrown value crosses the thread boundary. */

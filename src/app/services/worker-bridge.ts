@@ -5,7 +5,17 @@
  */
 import { proxy, wrap, type Remote } from 'comlink';
 import { ConversionError, type ConversionPlan, type InspectOptions } from '../../core';
-import type { CandidateFile, ConversionInputs, ConverterApi, ConvertResult, RecognizedFile, SaveTarget, WorkerProgress } from '../../../workers/protocol';
+import type {
+  CandidateFile,
+  ConversionInputs,
+  ConverterApi,
+  ConvertResult,
+  HubOpened,
+  HubOpenRequest,
+  RecognizedFile,
+  SaveTarget,
+  WorkerProgress,
+} from '../../../workers/protocol';
 import { registerErrorTransfer } from '../../../workers/protocol';
 
 /** What the store needs from a converter; the worker bridge is one, tests pass fakes. */
@@ -14,6 +24,8 @@ export interface Converter {
   inspect(inputs: ConversionInputs, options: InspectOptions): Promise<ConversionPlan>;
   convert(inputs: ConversionInputs, options: InspectOptions, target: SaveTarget, onProgress: (p: WorkerProgress) => void): Promise<ConvertResult>;
   cancel(): void;
+  /** Open an adapter on the Hub (src/app/components/HubInput). Optional: converters of tests without the Hub leave it out. */
+  openHub?(request: HubOpenRequest): Promise<HubOpened>;
 }
 
 /** How long a cancelled conversion may take to stop on its own before the worker is terminated. */
@@ -45,6 +57,7 @@ export function createWorkerConverter(makeWorker: () => Worker = startWorker): C
   return {
     recognize: (files) => remote().recognize(files),
     inspect: (inputs, options) => remote().inspect(inputs, options),
+    openHub: (request) => remote().openHub(request),
     convert(inputs, options, target, onProgress) {
       const call = remote().convert(inputs, options, target, proxy(onProgress)) as Promise<ConvertResult>;
       return new Promise<ConvertResult>((resolve, reject) => {

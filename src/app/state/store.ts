@@ -5,12 +5,14 @@
  */
 import { useStore } from 'zustand';
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import { defaultOutputFileName, isAbortError, type ConversionPlan, type Diagnostic, type InspectOptions, type OutType } from '../../core';
+import { defaultOutputFileName, isAbortError, lookupBaseConfig, type ConversionPlan, type Diagnostic, type InspectOptions, type OutType } from '../../core';
 import type { CandidateFile, ConversionInputs, ConvertResult, RecognizedFile, SaveTarget, WorkerProgress } from '../../../workers/protocol';
 import { describeError, type DescribedError } from '../services/error-words';
 import { selectInputs, type InputSelection } from '../services/inputs';
 import type { Converter } from '../services/worker-bridge';
 import type { Collected } from '../services/walk';
+import type { HubSession } from '../components/HubInput/hub-session';
+import { hubToken } from '../components/HubInput/hub-token';
 
 export type Phase = 'empty' | 'reading' | 'preflight' | 'converting' | 'done';
 
@@ -78,6 +80,12 @@ export interface AppState {
   notice: string | null;
   /** Files could not even be read (the walk failed, the sample did not load). */
   loadError: DescribedError | null;
+  /** The adapter was opened on the Hub (src/app/components/HubInput) rather than dropped. */
+  hub: HubSession | null;
+  /** Where the base config came from when none was dropped (the bundled catalogue, the Hub). */
+  baseConfigOrigin: string | null;
+  /** Options from a shared link for local files, applied to the next drop (src/app/links). */
+  pendingOptions: Partial<Options> | null;
 
   addFiles(collected: Collected): Promise<void>;
   addBaseConfig(collected: Collected): Promise<void>;
@@ -97,11 +105,22 @@ export const DEFAULT_OPTIONS: Options = { outtype: 'f32', name: '', dropUnapplie
 const NAME_DEBOUNCE_MS = 250;
 
 /** The inputs for the core, once all three files are known. */
-export function conversionInputs(s: Pick<AppState, 'selection' | 'baseConfigFile'>): ConversionInputs | null {
+export function conversionInputs(s: Pick<AppState, 'selection' | 'baseConfigFile'> & { hub?: HubSession | null }): ConversionInputs | null {
   const sel = s.selection;
   const base = s.baseConfigFile ?? sel?.baseConfig ?? null;
   if (!sel?.adapterConfig || !sel.adapter || !base) return null;
-  return { adapterConfig: sel.adapterConfig.file, adapter: sel.adapter.file, baseConfig: base.file };
+  // A Hub adapter's weights are read by ranges in the worker; the token joins from page memory at each call.
+  const adapter = s.hub ? { ...s.hub.source, token: hubToken() } : sel.adapter.file;
+  return { adapterConfig: sel.adapterConfig.file, adapter, baseConfig: base.file };
+}
+
+/** The base config from the bundled catalogue, when the adapter names a base it has (offline, no token). */
+function catalogueBaseConfig(selection: InputSelection): { file: CandidateFile; origin: string } | null {
+  if (selection.baseConfig || !selection.baseModel) return null;
+  const hit = lookupBaseConfig(selection.baseModel);
+  if (!hit) return null;
+  const file = new File([hit.config], 'config.json', { type: 'application/json' });
+  return { file: { path: `bundled catalogue: ${hit.id}/config.json`, file }, origin: `bundled catalogue (${hit.id})` };
 }
 
 export function inspectOptions(o: Options): InspectOptions {
@@ -169,6 +188,9 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
       convertError: null,
       notice: null,
       loadError: null,
+      hub: null,
+      baseConfigOrigin: null,
+      pendingOptions: null,
 
       async addFiles(collected) {
         if (get().phase === 'converting') return;
@@ -191,7 +213,7 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
         const sel = before.selection;
         if (onlyBase && sel?.adapterConfig && sel.adapter && !sel.baseConfig && !before.baseConfigFile) {
           const base = recognized.find((r) => r.kind === 'base_config')!;
-          set({ phase: 'preflight', baseConfigFile: collected.files.find((f) => f.path === base.path)!, baseConfigProblem: null });
+          set({ phase: 'preflight', baseConfigFile: collected.files.find((f) => f.path === base.path)!, baseConfigProblem: null, baseConfigOrigin: null });
           clearResult();
           set({ result: null });
           await runInspect();
@@ -199,6 +221,8 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
         }
         clearResult();
         const selection = selectInputs(recognized, collected.files);
+        const catalogued = catalogueBaseConfig(selection);
+        const pending = get().pendingOptions;
         set({
           phase: 'preflight',
           rootName: collected.rootName,
@@ -206,9 +230,12 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
           recognized,
           truncated: collected.truncated,
           selection,
-          baseConfigFile: null,
+          baseConfigFile: catalogued?.file ?? null,
           baseConfigProblem: null,
-          options: { ...get().options, name: defaultName(collected.rootName, selection), dropUnapplied: false },
+          baseConfigOrigin: catalogued?.origin ?? null,
+          hub: null,
+          pendingOptions: null,
+          options: { ...get().options, name: defaultName(collected.rootName, selection), dropUnapplied: false, ...pending },
           plan: null,
           planError: null,
           result: null,
@@ -239,7 +266,7 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
           });
           return;
         }
-        set({ baseConfigFile: collected.files.find((f) => f.path === base.path)!, baseConfigProblem: null });
+        set({ baseConfigFile: collected.files.find((f) => f.path === base.path)!, baseConfigProblem: null, baseConfigOrigin: null });
         await runInspect();
       },
 
@@ -364,6 +391,9 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
           convertError: null,
           notice: null,
           loadError: null,
+          hub: null,
+          baseConfigOrigin: null,
+          pendingOptions: null,
         });
       },
 

@@ -9,6 +9,10 @@ import { Preflight } from '../Preflight/Preflight';
 import { ProgressPanel } from '../ProgressPanel/ProgressPanel';
 import { ResultPanel } from '../ResultPanel/ResultPanel';
 import { DocumentTitle } from '../../pwa/DocumentTitle';
+import { LinkNotice } from '../../links/LinkNotice';
+import { CopyLink } from '../CopyLink/CopyLink';
+import { HubInput } from '../HubInput/HubInput';
+import { HubSummary } from '../HubInput/HubSummary';
 import { UpdateToast } from '../../pwa/UpdateToast';
 import styles from './App.module.css';
 
@@ -32,6 +36,7 @@ export function App() {
         <p className={styles.tagline}>PEFT LoRA adapter → llama.cpp GGUF LoRA, converted in your browser. Nothing is uploaded.</p>
       </header>
       <main className={styles.main} aria-live="polite" aria-busy={phase === 'reading'}>
+        <LinkNotice />
         {(phase === 'empty' || phase === 'reading') && (
           <>
             <DropZone onFiles={addFiles} onError={(e) => getAppStore().getState().failLoad(e)} busy={phase === 'reading'} />
@@ -41,6 +46,7 @@ export function App() {
               </button>
               <span>A tiny Llama-style adapter bundled with the app.</span>
             </div>
+            <HubInput />
           </>
         )}
         {loadError && <ErrorPanel error={loadError} />}
@@ -52,9 +58,11 @@ export function App() {
                 Start over
               </button>
             </div>
+            <HubSummary />
             <InputFiles />
             {needsBase && <BaseConfigPrompt />}
             <Preflight />
+            <CopyLink />
           </>
         )}
         {phase === 'converting' && <ProgressPanel />}
