@@ -36,7 +36,11 @@ describe('the runtime itself', () => {
 
 describe('llama: base + converted LoRA = merged model', () => {
   it('every attention and MLP projection (q/k rotary permutation, GQA)', async () => {
+    const mark = llamaLog.length;
     expectMatchesMerged(await runCase({ name: 'llama-all', spec: llamaSpec(), adapter: { r: 4, alpha: 8 } }));
+    // The settings the comparison relies on, as llama.cpp reports them.
+    expect(logSince(mark)).toMatch(/flash_attn\s*=\s*disabled/);
+    expect(logSince(mark)).toMatch(/K \(f32\):.*V \(f32\):/);
   });
 
   it('lm_head LoRA on an untied base changes the output as PEFT does', async () => {
