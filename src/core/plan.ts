@@ -276,7 +276,7 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
     ],
     non_text_module: [
       'The adapter has LoRA on modules outside the language model (vision or audio encoder); a GGUF LoRA for llama.cpp applies to the text model only.',
-      'Retrain targeting only the language model, or convert the language-model part with the multimodal projector handled separately.',
+      "Convert only the language model's LoRA with the text-only option (inspect option textOnly), which leaves these tensors out and lists them; or retrain targeting only the language model.",
     ],
     unknown_tensor: [
       `These tensors are not LoRA factors of any module the ${family.id} architecture has in llama.cpp.`,

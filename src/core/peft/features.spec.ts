@@ -76,6 +76,7 @@ describe('refusals name the tensors and say what to do', () => {
     const p = await plan({}, [...pair(V0), ...pair(vis)]);
     const r = p.refusals.find((x) => x.code === 'non_text_module')!;
     expect(r.details.tensors).toEqual([`${P}${vis}.lora_A.weight`, `${P}${vis}.lora_B.weight`]);
+    expect(r.hint).toContain('textOnly');
   });
 
   it('textOnly leaves vision and audio modules out with a warning listing them, and converts the rest', async () => {
