@@ -26,7 +26,8 @@ import {
   starcoder2,
   xverse,
 } from './archs/decoders';
-import { evaluateInChild, expectMatchesMerged, runCase, runtimeDir, writeModel } from './harness/case';
+import { evaluateInChild, expectMatchesMerged, runCase, runtimeDir, TOKENS, VOCAB, writeModel } from './harness/case';
+import { llamaLog, loadModel, logSince, nextTokenLogProbs } from './harness/llama-runtime';
 import { writeLoraGguf } from './harness/gguf-model';
 import { buildPeftAdapter } from './harness/peft';
 import { Rng, transpose } from './harness/tensor';
@@ -80,5 +81,28 @@ describe('gemma (always tied): token-embedding LoRA', () => {
     const out = evaluateInChild(basePath, [loraPath]);
     expect(out.signal).toBe('SIGABRT');
     expect(out.stderr).toContain('GGML_ASSERT(ggml_can_mul_mat(a, b)) failed');
+  });
+});
+
+describe('gemma2 (always tied): lm_head LoRA, the classic trap', () => {
+  it('the core refuses it; llama.cpp rejects output.weight (the base has no such tensor)', async () => {
+    const spec = gemma2();
+    const rng = new Rng(22);
+    const base = spec.weights(rng);
+    const basePath = join(runtimeDir(), 'gemma2-tied-head.base.gguf');
+    writeModel(spec, base, basePath);
+    // PEFT's lm_head on a tied Gemma 2 is the (vocab, hidden) embedding matrix.
+    const withHead = new Map(base).set('lm_head.weight', base.get('model.embed_tokens.weight')!);
+    const peft = buildPeftAdapter(withHead, [{ module: 'lm_head', kind: 'linear' }], { r: 4, alpha: 8 }, rng);
+    const plan = await inspect({ adapterConfig: JSON.stringify(peft.config), baseConfig: JSON.stringify(spec.config), adapter: bytesSource(peft.safetensors) });
+    expect(plan.refusals.map((r) => r.code)).toEqual(['tied_head']);
+    const m = peft.modules[0]!;
+    const loraPath = join(runtimeDir(), 'gemma2-tied-head.lora.gguf');
+    writeFileSync(loraPath, writeLoraGguf('gemma2', 8, [{ name: 'output', a: m.a, b: m.b }]));
+    const model = await loadModel(basePath);
+    const mark = llamaLog.length;
+    await expect(nextTokenLogProbs(model, TOKENS, VOCAB, [loraPath])).rejects.toThrow(/LoRA adapter/);
+    expect(logSince(mark)).toContain("LoRA tensor 'output.weight' does not exist in base model");
+    await model.dispose();
   });
 });
