@@ -33,40 +33,57 @@ export interface SyncHandleLike {
 }
 
 /**
- * Coalesces the core's writes (a header, tensors, 0–31 padding bytes) into chunks of about
- * `chunkBytes`, so a file of many tiny tensors does not cost a round trip per padding write.
- * Chunks larger than the buffer go straight through. Call `flush()` before closing.
+ * Coalesces the core's writes (a header, tensors, 0–31 padding bytes) into chunks of
+ * `chunkBytes`, and keeps one chunk in flight while the next is filled (double buffering), so
+ * encoding the next tensor overlaps writing the last one. Memory: two chunks. A failed write
+ * surfaces at the next write or at `flush()`, which must be called (and awaited) at the end.
  */
 export class BufferedSink implements ByteSink {
   private buffer: Uint8Array<ArrayBuffer>;
+  private spare: Uint8Array<ArrayBuffer>;
   private used = 0;
+  private inflight: Promise<void> | null = null;
   written = 0;
 
   constructor(
     private readonly out: (chunk: Uint8Array<ArrayBuffer>) => Promise<void>,
-    chunkBytes = 4 * 1024 * 1024,
+    chunkBytes = 8 * 1024 * 1024,
   ) {
     this.buffer = new Uint8Array(new ArrayBuffer(chunkBytes));
+    this.spare = new Uint8Array(new ArrayBuffer(chunkBytes));
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    if (this.used + chunk.byteLength > this.buffer.byteLength) await this.flush();
-    if (chunk.byteLength >= this.buffer.byteLength) {
-      // Browser writers take ArrayBuffer-backed views only.
-      await this.out(chunk.buffer instanceof ArrayBuffer ? (chunk as Uint8Array<ArrayBuffer>) : chunk.slice());
-    } else {
-      this.buffer.set(chunk, this.used);
-      this.used += chunk.byteLength;
+    let at = 0;
+    while (at < chunk.byteLength) {
+      const n = Math.min(chunk.byteLength - at, this.buffer.byteLength - this.used);
+      this.buffer.set(chunk.subarray(at, at + n), this.used);
+      this.used += n;
+      at += n;
+      if (this.used === this.buffer.byteLength) await this.emit();
     }
     this.written += chunk.byteLength;
   }
 
-  async flush(): Promise<void> {
-    if (this.used === 0) return;
-    // A copy: the writer may hold on to the bytes until its promise settles, and we reuse the buffer.
-    const chunk = this.buffer.slice(0, this.used);
+  /** Hand the filled part of the buffer to the writer; wait only for the previous write. */
+  private async emit(): Promise<void> {
+    const full = this.buffer.subarray(0, this.used);
+    // The previous write used the spare buffer: it must be done before the spare is reused.
+    if (this.inflight) await this.inflight;
+    const write = this.out(full);
+    // Observed here so a failure is never "unhandled"; it is rethrown where it is awaited.
+    write.catch(() => undefined);
+    this.inflight = write;
+    [this.buffer, this.spare] = [this.spare, this.buffer];
     this.used = 0;
-    await this.out(chunk);
+  }
+
+  /** Write what is buffered and wait until every write has completed. */
+  async flush(): Promise<void> {
+    if (this.used > 0) await this.emit();
+    const last = this.inflight;
+    this.inflight = null;
+    if (last) await last;
   }
 }
 

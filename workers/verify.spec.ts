@@ -53,19 +53,41 @@ describe('verifyOutput (read back with @huggingface/gguf)', () => {
 });
 
 describe('worker sinks and sources', () => {
-  test('BufferedSink coalesces small writes and passes large ones through, bytes in order', async () => {
-    const out: Uint8Array[] = [];
+  test('BufferedSink: fixed-size chunks, bytes in order, one write in flight at a time', async () => {
+    const out: number[][] = [];
+    let inflight = 0;
+    let maxInflight = 0;
     const sink = new BufferedSink(async (c) => {
-      out.push(c.slice());
+      inflight++;
+      maxInflight = Math.max(maxInflight, inflight);
+      const copy = Array.from(c);
+      await new Promise((r) => setTimeout(r, 5));
+      out.push(copy);
+      inflight--;
     }, 16);
-    await sink.write(Uint8Array.of(1, 2, 3));
-    await sink.write(Uint8Array.of(4, 5));
-    await sink.write(new Uint8Array(20).fill(9));
-    await sink.write(Uint8Array.of(6));
+    const all: number[] = [];
+    const put = async (bytes: number[]) => {
+      all.push(...bytes);
+      await sink.write(Uint8Array.from(bytes));
+    };
+    await put([1, 2, 3]);
+    await put([4, 5]);
+    await put(Array.from({ length: 40 }, (_, i) => 100 + i));
+    await put([6]);
     await sink.flush();
-    expect(out.map((c) => c.length)).toEqual([5, 20, 1]);
-    expect(Array.from(out[0]!)).toEqual([1, 2, 3, 4, 5]);
-    expect(sink.written).toBe(26);
+    expect(out.map((c) => c.length)).toEqual([16, 16, 14]);
+    expect(out.flat()).toEqual(all);
+    expect(maxInflight).toBe(1);
+    expect(sink.written).toBe(46);
+  });
+
+  test('BufferedSink: a failed write surfaces at the next write or at flush', async () => {
+    const sink = new BufferedSink(() => Promise.reject(new Error('disk gone')), 4);
+    await sink.write(new Uint8Array(4));
+    await expect(sink.write(new Uint8Array(4))).rejects.toThrow('disk gone');
+    const sink2 = new BufferedSink(() => Promise.reject(new Error('disk gone')), 4);
+    await sink2.write(new Uint8Array(2));
+    await expect(sink2.flush()).rejects.toThrow('disk gone');
   });
 
   test('syncHandleSink writes at increasing offsets and fails loudly on a short write (full disk)', async () => {
