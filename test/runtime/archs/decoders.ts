@@ -67,7 +67,8 @@ export function decoder(
   const embedName = s.embed ?? 'model.embed_tokens';
   b.param(`${embedName}.weight`, [d.vocab, H], s.embedStd ?? (head ? 1 : 2 / Math.sqrt(H))).out('token_embd.weight', `${embedName}.weight`);
   const perm = (n: number) =>
-    s.permute ? (t: Tensor) => (t.shape.length === 2 ? permuteRope(t, n) : permuteRope({ shape: [t.shape[0]!, 1], data: t.data }, n)) : undefined;
+    // Weights and (1-D) biases alike: a bias is permuted as a one-column matrix, keeping its shape.
+    s.permute ? (t: Tensor) => ({ shape: t.shape, data: permuteRope({ shape: [t.shape[0]!, t.data.length / t.shape[0]!], data: t.data }, n).data }) : undefined;
   for (let i = 0; i < d.layers; i++) {
     const p = layer(i);
     const blk = `blk.${i}`;
