@@ -8,15 +8,51 @@
  * - update: a new build served on the same origin → "Update available" is shown, the page does not
  *   reload by itself, and reloads into the new version only when the button is clicked.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { bytesSource, convert, inspect, lookupBaseConfig, MemorySink } from '../src/core';
+import { buildSafetensors } from '../test/helpers/safetensors-build';
 import { bytesEqual, expectedBytes, FAKE_PICKER, readSaved } from './harness';
 import { buildVariant, CONTROLLED, launchBrowser, reachable, serve, type Browser, type Build } from './pwa-support';
 
 /** Version A, and the "new version" B: the same app with another build id (built while the first tests run). */
 /** The sample's folder name (src/app/services/sample.ts; not imported: it uses Vite's import.meta.env). */
 const SAMPLE_NAME = 'tiny-llama-lora-sample';
+
+/**
+ * An adapter whose base is in the bundled catalogue (Qwen/Qwen2.5-0.5B: hidden 896, 14 query
+ * heads and 2 KV heads of 64), with no config.json beside it: offline, the catalogue supplies it.
+ */
+const CATALOGUE_BASE = 'Qwen/Qwen2.5-0.5B';
+function catalogueAdapter(): { adapterConfig: string; weights: Uint8Array } {
+  let seed = 7;
+  const bf16 = (n: number) =>
+    Array.from({ length: n }, () => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      // Small random bf16 values: sign, exponent 0x78..0x7b, 7 mantissa bits.
+      return ((seed >>> 31) << 15) | ((0x78 + ((seed >>> 8) & 3)) << 7) | ((seed >>> 12) & 0x7f);
+    });
+  const r = 4;
+  const tensors = [
+    { module: 'q_proj', out: 896 },
+    { module: 'v_proj', out: 128 },
+  ].flatMap(({ module, out }) => [
+    { name: `base_model.model.model.layers.0.self_attn.${module}.lora_A.weight`, dtype: 'BF16', shape: [r, 896], data: bf16(r * 896) },
+    { name: `base_model.model.model.layers.0.self_attn.${module}.lora_B.weight`, dtype: 'BF16', shape: [out, r], data: bf16(out * r) },
+  ]);
+  const adapterConfig = JSON.stringify({
+    peft_type: 'LORA',
+    r,
+    lora_alpha: 8,
+    target_modules: ['q_proj', 'v_proj'],
+    base_model_name_or_path: CATALOGUE_BASE,
+    task_type: 'CAUSAL_LM',
+  });
+  return { adapterConfig, weights: buildSafetensors(tensors) };
+}
 
 let a: Build;
 let nextBuild: Promise<Build>;
@@ -100,7 +136,7 @@ describe('installable PWA', () => {
 });
 
 describe('offline', () => {
-  test('after one visit the app loads with the server stopped, opens a link URL, and converts the sample byte-identically', async () => {
+  test('after one visit the app loads with the server stopped, opens a link URL, converts the sample and a catalogue-based adapter byte-identically', async () => {
     const server = await serve(a.outDir);
     let stopped = false;
     try {
@@ -129,6 +165,35 @@ describe('offline', () => {
       const expected = await expectedBytes(join(process.cwd(), 'public', 'sample'), { outtype: 'q8_0', name: SAMPLE_NAME });
       expect(saved.byteLength).toBe(expected.byteLength);
       expect(bytesEqual(saved, expected)).toBe(true);
+
+      // An adapter naming a base in the bundled catalogue, given without config.json: converts offline.
+      const { adapterConfig, weights } = catalogueAdapter();
+      const parent = mkdtempSync(join(tmpdir(), 'l2g-e2e-catalogue-'));
+      try {
+        const dir = join(parent, 'qwen-catalogue-lora');
+        mkdirSync(dir);
+        writeFileSync(join(dir, 'adapter_config.json'), adapterConfig);
+        writeFileSync(join(dir, 'adapter_model.safetensors'), weights);
+        await page.goto(server.url);
+        await page.getByTestId('adapter-folder-input').setInputFiles(dir);
+        await page.getByTestId('preflight').waitFor();
+        expect(await page.getByTestId('architecture').textContent()).toBe('Qwen2ForCausalLM');
+        expect(await page.getByTestId('input-files').textContent()).toContain(`bundled catalogue: ${CATALOGUE_BASE}`);
+        await page.getByTestId('outtype-f16').check();
+        await expect.poll(() => page.getByTestId('output-file-name').textContent()).toBe('qwen-catalogue-lora-F16-LoRA.gguf');
+        await page.getByTestId('convert').click();
+        await page.getByTestId('result').waitFor();
+        const got = await readSaved(page, 'qwen-catalogue-lora-F16-LoRA.gguf');
+        // What the CLI does for the same adapter: the core with the catalogue's config.
+        const input = { adapterConfig, baseConfig: lookupBaseConfig(CATALOGUE_BASE)!.config, adapter: bytesSource(weights) };
+        const plan = await inspect(input, { outtype: 'f16', name: 'qwen-catalogue-lora' });
+        expect(plan.refusals).toEqual([]);
+        const sink = new MemorySink();
+        await convert(plan, input.adapter, sink);
+        expect(bytesEqual(got, sink.bytes())).toBe(true);
+      } finally {
+        rmSync(parent, { recursive: true, force: true });
+      }
       await page.close();
     } finally {
       if (!stopped) await server.stop();
