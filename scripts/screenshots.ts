@@ -67,6 +67,7 @@ async function main() {
     await page.getByRole('button', { name: 'Start over' }).click();
     await page.getByRole('button', { name: 'Try a sample' }).click();
     await page.getByTestId('architecture').waitFor();
+    await page.evaluate(() => document.getElementById('summary-heading')?.scrollIntoView({ block: 'start' }));
     await shot('phone-preflight.png', false);
     console.log(`screenshots written to ${OUT}`);
   } finally {
