@@ -1,6 +1,6 @@
 import { useEffect } from 'react';
 import { useApp } from '../state/store';
-import { usePwa, pwaStore } from './register';
+import { pwaStore, usePwa } from './pwa-state';
 import styles from './UpdateToast.module.css';
 
 /** How long "Ready to work offline" stays before it hides itself. */

@@ -3,6 +3,7 @@
  * is cached for offline use, whether a new version is waiting, and the one action that lets it
  * take over. Kept apart from the conversion store; the toast reads both.
  */
+import { useStore } from 'zustand';
 import { createStore, type StoreApi } from 'zustand/vanilla';
 
 export interface PwaState {
@@ -59,4 +60,21 @@ export function createPwaStore(deps: PwaDeps): StoreApi<PwaState> & {
     },
   };
   return Object.assign(store, { events });
+}
+
+/** Filled in by register.ts (the real service worker); tests set their own. */
+const appDeps: PwaDeps = {
+  skipWaiting: async () => undefined,
+  reload: () => window.location.reload(),
+};
+
+export function setPwaDeps(deps: Partial<PwaDeps>): void {
+  Object.assign(appDeps, deps);
+}
+
+/** The app's PWA store (one per page). */
+export const pwaStore = createPwaStore({ skipWaiting: () => appDeps.skipWaiting(), reload: () => appDeps.reload() });
+
+export function usePwa<T>(selector: (s: PwaState) => T): T {
+  return useStore(pwaStore, selector);
 }

@@ -5,25 +5,15 @@
  * toast's button does, and the button is disabled while a conversion runs.
  */
 import { registerSW } from 'virtual:pwa-register';
-import { useStore } from 'zustand';
-import { createPwaStore, type PwaState } from './pwa-state';
+import { pwaStore, setPwaDeps } from './pwa-state';
 
 /** A build id (VITE_BUILD_ID at build time), shown as `data-build` on <html>: tells versions apart in tests and bug reports. */
 export const BUILD_ID: string = import.meta.env.VITE_BUILD_ID ?? '';
 
-let skip: ((reload?: boolean) => Promise<void>) | null = null;
-
-export const pwaStore = createPwaStore({
-  skipWaiting: async () => {
-    await skip?.();
-  },
-  reload: () => window.location.reload(),
-});
-
 export function registerPwa(): void {
   if (BUILD_ID) document.documentElement.dataset['build'] = BUILD_ID;
   if (!('serviceWorker' in navigator)) return;
-  skip = registerSW({
+  const skip = registerSW({
     immediate: true,
     onOfflineReady: pwaStore.events.offlineReady,
     onNeedRefresh: pwaStore.events.needRefresh,
@@ -31,13 +21,10 @@ export function registerPwa(): void {
     onNeedReload: pwaStore.events.controllerChanged,
     onRegisterError: () => undefined,
   });
+  setPwaDeps({ skipWaiting: () => skip() });
   // workbox-window reports a takeover as an update only if the page was controlled when it loaded;
   // a first-visit tab (claimed by the first service worker) would not reload after the click.
   navigator.serviceWorker.addEventListener('controllerchange', () => {
     if (pwaStore.getState().updating) pwaStore.events.controllerChanged();
   });
-}
-
-export function usePwa<T>(selector: (s: PwaState) => T): T {
-  return useStore(pwaStore, selector);
 }
