@@ -86,6 +86,14 @@ async function removeHandle(handle: FileSystemFileHandle): Promise<void> {
   if (typeof remove === 'function') await remove.call(handle);
 }
 
+async function removeIfEmpty(handle: FileSystemFileHandle): Promise<void> {
+  try {
+    if ((await handle.getFile()).size === 0) await removeHandle(handle);
+  } catch {
+    // Gone already, or not ours to remove.
+  }
+}
+
 async function openTarget(target: SaveTarget): Promise<OpenedTarget> {
   if (target.kind === 'handle') {
     const handle = target.handle;
@@ -154,10 +162,18 @@ const api: ConverterApi = {
     const controller = new AbortController();
     current = controller;
     try {
-      const plan = await inspect(await readInputs(inputs), options);
-      // Refuse before the target is touched.
-      assertConvertible(plan);
-      const opened = await openTarget(target);
+      let plan: Awaited<ReturnType<typeof inspect>>;
+      let opened: OpenedTarget;
+      try {
+        plan = await inspect(await readInputs(inputs), options);
+        // Refuse before the target is touched.
+        assertConvertible(plan);
+        opened = await openTarget(target);
+      } catch (e) {
+        // The save picker created an empty file: take it away again, nothing was written.
+        if (target.kind === 'handle') await removeIfEmpty(target.handle);
+        throw e;
+      }
       let last = 0;
       const report = (p: WorkerProgress, force = false) => {
         const now = performance.now();

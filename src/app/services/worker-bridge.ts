@@ -35,38 +35,74 @@ function startWorker(): Worker {
   return new Worker(new URL('../../../workers/converter.worker.ts', import.meta.url), { type: 'module', name: 'lora2gguf-converter' });
 }
 
-export function createWorkerConverter(makeWorker: () => Worker = startWorker): Converter {
+export function createWorkerConverter(makeWorker: () => Worker = startWorker, cancelGraceMs = CANCEL_GRACE_MS): Converter {
   registerErrorTransfer();
   let worker: Worker | null = null;
   let api: Remote<ConverterApi> | null = null;
+  /** Every call waiting for the worker, so a dead worker fails them instead of leaving them hanging. */
+  const pending = new Set<(e: unknown) => void>();
   let running: { reject: (e: unknown) => void } | null = null;
 
-  const remote = (): Remote<ConverterApi> => {
-    if (!api) {
-      worker = makeWorker();
-      api = wrap<ConverterApi>(worker);
-    }
-    return api;
-  };
   const terminate = () => {
     worker?.terminate();
     worker = null;
     api = null;
   };
 
+  const remote = (): Remote<ConverterApi> => {
+    if (!api) {
+      const w = makeWorker();
+      // A worker that dies (out of memory, a crash, a chunk that fails to load) answers no call.
+      w.addEventListener('error', (e) => {
+        if (worker !== w) return;
+        terminate();
+        const failure = new ConversionError(
+          'io',
+          `The conversion worker stopped: ${e.message || 'unknown error'}.`,
+          {},
+          'Reload the page and try again; very large adapters may need more memory than the browser allows.',
+        );
+        for (const reject of [...pending]) reject(failure);
+        pending.clear();
+      });
+      worker = w;
+      api = wrap<ConverterApi>(w);
+    }
+    return api;
+  };
+
+  /** Run one remote call; it settles with the worker's answer or when the worker dies or is ended. */
+  const call = <T>(start: (api: Remote<ConverterApi>) => Promise<T>): { promise: Promise<T>; reject: (e: unknown) => void } => {
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<T>((res, rej) => {
+      reject = rej;
+      pending.add(rej);
+      start(remote()).then(res, rej);
+    });
+    promise.then(
+      () => pending.delete(reject),
+      () => pending.delete(reject),
+    );
+    return { promise, reject };
+  };
+
   return {
-    recognize: (files) => remote().recognize(files),
-    inspect: (inputs, options) => remote().inspect(inputs, options),
-    openHub: (request) => remote().openHub(request),
+    recognize: (files) => call((a) => a.recognize(files)).promise,
+    inspect: (inputs, options) => call((a) => a.inspect(inputs, options)).promise,
+    openHub: (request) => call((a) => a.openHub(request)).promise,
     convert(inputs, options, target, onProgress) {
-      const call = remote().convert(inputs, options, target, proxy(onProgress)) as Promise<ConvertResult>;
-      return new Promise<ConvertResult>((resolve, reject) => {
-        const me = { reject };
-        running = me;
-        call.then(resolve, reject).finally(() => {
+      const c = call((a) => a.convert(inputs, options, target, proxy(onProgress)) as Promise<ConvertResult>);
+      const me = { reject: c.reject };
+      running = me;
+      void c.promise
+        .then(
+          () => undefined,
+          () => undefined,
+        )
+        .finally(() => {
           if (running === me) running = null;
         });
-      });
+      return c.promise;
     },
     cancel() {
       const me = running;
@@ -77,8 +113,10 @@ export function createWorkerConverter(makeWorker: () => Worker = startWorker): C
         // The worker did not stop in time (a stuck read?): end it; its file handles are released with it.
         terminate();
         running = null;
-        me.reject(new ConversionError('aborted', 'Conversion cancelled.'));
-      }, CANCEL_GRACE_MS);
+        const aborted = new ConversionError('aborted', 'Conversion cancelled.');
+        for (const reject of [...pending]) reject(aborted);
+        pending.clear();
+      }, cancelGraceMs);
     },
   };
 }
