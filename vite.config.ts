@@ -5,8 +5,8 @@ import { pwaOptions } from './pwa.config';
 
 /**
  * The app: React, and the conversion worker bundled as an ES module worker (it imports the
- * core and @huggingface/gguf). The offline PWA plugin (vite-plugin-pwa) goes into `plugins`
- * below when the PWA issue lands; nothing else here needs to change for it.
+ * core and @huggingface/gguf), and the offline PWA (vite-plugin-pwa; options in pwa.config.ts).
+ * The Hub endpoint is a build-time env var read by the app (VITE_HUB_ENDPOINT, see docs/pwa.md).
  */
 const plugins: PluginOption[] = [react(), VitePWA(pwaOptions)];
 
