@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { bytesSource, ConversionError, inspect, parseHubRef } from '../../../core';
 import { REFERENCE } from '../../../../test/helpers/fixtures';
 import type { HubOpened, HubOpenRequest } from '../../../../workers/protocol';
+import { recognizeFiles } from '../../../../workers/recognize';
 import { applyLink, linkStore } from '../../links/apply-link';
 import { encodeLink } from '../../links/link';
 import type { Converter } from '../../services/worker-bridge';
@@ -22,10 +23,10 @@ const SHA = 'ab'.repeat(20);
 const TOKEN = 'hf_test_token_value_0123456789';
 
 /** A converter whose "Hub" answers from memory; gated unless the token matches. */
-function fakeConverter(gated: boolean) {
+function fakeConverter(gated: boolean, baseFound = true) {
   const requests: HubOpenRequest[] = [];
   const converter: Converter = {
-    recognize: async () => [],
+    recognize: (files) => recognizeFiles(files),
     async inspect(inputs, options) {
       expect(inputs.adapter).toMatchObject({ kind: 'hub' });
       return inspect({ adapterConfig: await inputs.adapterConfig.text(), baseConfig: await inputs.baseConfig.text(), adapter: bytesSource(WEIGHTS) }, options);
@@ -43,16 +44,16 @@ function fakeConverter(gated: boolean) {
         adapter: { kind: 'hub', ref: pinned, file: 'adapter_model.safetensors', size: WEIGHTS.byteLength, endpoint: request.endpoint, token: null },
         baseModel: 'org/base',
         baseId: request.base ?? 'org/base',
-        base: { text: BASE_CONFIG, origin: 'hub', source: 'https://huggingface.co/org/base/resolve/main/config.json' },
-        baseError: null,
+        base: baseFound ? { text: BASE_CONFIG, origin: 'hub', source: 'https://huggingface.co/org/base/resolve/main/config.json' } : null,
+        baseError: baseFound ? null : new ConversionError('not_found', 'config.json of org/base: repository org/base does not exist.', {}).toJSON(),
       };
     },
   };
   return { converter, requests };
 }
 
-function setup(gated = false) {
-  const fake = fakeConverter(gated);
+function setup(gated = false, baseFound = true) {
+  const fake = fakeConverter(gated, baseFound);
   const store = createAppStore(fake.converter, {
     holdTempLock: () => () => undefined,
     getTempFile: async () => new File([], 'x'),
@@ -110,6 +111,19 @@ describe('openFromHub', () => {
     // ...but a link never carries it.
     expect(encodeLink(linkStateOf(store.getState()))).not.toContain(TOKEN);
     expect(encodeLink(linkStateOf(store.getState()))).toContain(`rev=${SHA}`);
+  });
+
+  test('no base config found: the reason is shown, and a dropped config.json completes the Hub adapter', async () => {
+    const { store } = setup(false, false);
+    await openFromHub({ ref: parseHubRef('org/adapters') });
+    expect(store.getState().phase).toBe('preflight');
+    expect(store.getState().baseConfigFile).toBeNull();
+    expect(store.getState().baseConfigProblem).toContain('org/base does not exist');
+    expect(conversionInputs(store.getState())).toBeNull();
+    await store.getState().addBaseConfig({ rootName: null, files: [{ path: 'config.json', file: new File([BASE_CONFIG], 'config.json') }], truncated: false });
+    await vi.waitFor(() => expect(store.getState().plan).not.toBeNull());
+    expect(store.getState().plan!.refusals).toEqual([]);
+    expect(conversionInputs(store.getState())!.adapter).toMatchObject({ kind: 'hub' });
   });
 });
 
