@@ -130,6 +130,8 @@ export async function openFromHub(request: OpenHubRequest): Promise<void> {
     baseRequested: request.base ?? null,
   };
   const name = hubRefDisplayName(ref);
+  // Leave the previous input cleanly (a finished conversion's temporary file and download URL).
+  if (app.getState().phase !== 'empty') app.getState().reset();
   app.setState({
     phase: 'preflight',
     rootName: name,
