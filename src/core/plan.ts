@@ -12,7 +12,7 @@ import { peftScaling, scalingWarnings, type ModuleScaling } from './peft/scaling
 import { detectAdapterFormat, readPytorchCheckpoint, type AdapterFileFormat } from './pytorch/checkpoint';
 import { parseSafetensorsHeader } from './safetensors/header';
 import { ggmlByteSize, OUTTYPES, tensorTypeFor, type GgmlTypeName, type OutType, type OutTypeOption } from './tensor/encode';
-import type { MatrixOp } from './tensor/ops';
+import { opsOutputShape, type MatrixOp } from './tensor/ops';
 import type { TensorLocation } from './tensor/read';
 
 /** One tensor of the adapter file, whatever its format: a name and where its data is. */
@@ -537,9 +537,35 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
     modules.push({ module: pattern, gguf: [gguf], kind: 'experts', ...scalings[0]! });
   }
 
-  // 4. Norm vectors (mergekit): always F32, Gemma-style +1.
-  for (const n of norms) {
-    outputs.push(planned(n.gguf, 'norm', n.module, n.tensor.dtype, [{ source: n.tensor.name, ops: n.addOne ? [{ op: 'addOne' }] : [] }], [n.tensor.shape[0]!]));
+  // 4. Norm vectors (mergekit): always F32, Gemma-style +1. llama.cpp loads an adapter's norm
+  //    vectors but never applies them (llama-adapter.cpp skips them; proven in
+  //    test/runtime/llama.spec.ts), so the file would silently lack part of the adapter: refused
+  //    by default. With the opt-in they are kept, as llama.cpp's converter writes them, with a warning.
+  if (norms.length) {
+    const names = norms.map((n) => n.tensor.name);
+    const why =
+      'llama.cpp ignores norm vectors in a LoRA adapter (it applies only lora_a/lora_b pairs), so this part of the adapter (mergekit-style replaced norms) would have no effect.';
+    if (options.dropUnapplied) {
+      warnings.push({
+        code: 'norms_not_applied',
+        message: `${norms.length} norm vector${norms.length > 1 ? 's' : ''} (${summarise(names)}) written as llama.cpp's converter does, but ${why}`,
+        tensors: names,
+      });
+      for (const n of norms) {
+        outputs.push(
+          planned(n.gguf, 'norm', n.module, n.tensor.dtype, [{ source: n.tensor.name, ops: n.addOne ? [{ op: 'addOne' }] : [] }], [n.tensor.shape[0]!]),
+        );
+      }
+    } else {
+      refusals.push(
+        refusal(
+          'not_applied_by_runtime',
+          `Norm vectors: ${why} (${summarise(names)})`,
+          names,
+          'Merge the adapter into the base model and convert the merged model to keep the norms; or convert with --drop-tied-lm-head (the app: "drop tied-head LoRA") to knowingly accept that llama.cpp ignores them.',
+        ),
+      );
+    }
   }
 
   if (outputs.length === 0 && refusals.length === 0) {
@@ -562,6 +588,29 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
     outtypeReason = requested;
   }
 
+  // Every transform is checked against its source's shape now, so a fused tensor whose rows do
+  // not fit the config (e.g. a q_proj whose rows are not n_head * 2 * k) is refused before writing.
+  const badModules = new Set<string>();
+  for (const t of outputs) {
+    const problem = badModules.has(t.module) ? undefined : checkTensorShape(t, sources);
+    if (problem) {
+      badModules.add(t.module);
+      refusals.push(
+        refusal(
+          'shape_mismatch',
+          `${t.module}: ${problem} (for ${t.name})`,
+          t.parts.map((p) => p.source),
+          'Check that the base config.json is the one the adapter was trained on (head counts, hidden size).',
+          { module: t.module },
+        ),
+      );
+    }
+  }
+  if (badModules.size) {
+    const kept = outputs.filter((t) => !badModules.has(t.module));
+    outputs.length = 0;
+    outputs.push(...kept);
+  }
   outputs.sort((x, y) => compareNatural(x.name, y.name) || (x.role < y.role ? -1 : 1));
   const name = options.name?.trim() || 'LoRA adapter';
   const ggufArchitecture = ggufArchFor(family, base);
@@ -636,6 +685,26 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
     warnings,
     refusals,
   };
+}
+
+/** Why a planned tensor's parts don't produce its planned dims, or undefined when they do. */
+function checkTensorShape(t: PlannedTensor, sources: Record<string, TensorLocation>): string | undefined {
+  const per = t.ne.length === 3 ? t.ne.slice(0, 2) : t.ne;
+  const want = [...per].reverse();
+  for (const part of t.parts) {
+    const loc = sources[part.source];
+    if (!loc) return `no source tensor ${part.source}`;
+    let got: number[];
+    try {
+      got = opsOutputShape(loc.shape, part.ops);
+    } catch (e) {
+      return e instanceof ConversionError ? e.message : String(e);
+    }
+    if (got.length === 1 && want.length === 1 ? got[0] !== want[0] : got.join('x') !== want.join('x')) {
+      return `${part.source} gives shape [${got.join(', ')}], expected [${want.join(', ')}]`;
+    }
+  }
+  return undefined;
 }
 
 function summarise(names: string[]): string {

@@ -201,7 +201,7 @@ describe('llama: what llama.cpp does with files the core refuses or that are wro
 });
 
 describe('llama: mergekit-style norm vectors in the adapter', () => {
-  it('the core carries them into the GGUF; llama.cpp skips them (the output is the merge without the new norms)', async () => {
+  it('llama.cpp skips them (the output is the merge without the new norms): the core refuses them unless the user opts in', async () => {
     const spec = llamaSpec();
     const rng = new Rng(31);
     const base = spec.weights(rng);
@@ -210,8 +210,12 @@ describe('llama: mergekit-style norm vectors in the adapter', () => {
     const peft = buildPeftAdapter(base, [{ module: 'model.layers.0.self_attn.v_proj', kind: 'linear' }], { r: 4, alpha: 8 }, rng, {}, [
       { name: 'model.layers.0.input_layernorm.weight', tensor: newNorm },
     ]);
-    const { plan, bytes } = await convertWithCore(peft, spec.config, { outtype: 'f32' });
+    // By default the core refuses: the norm would silently have no effect in llama.cpp.
+    await expect(convertWithCore(peft, spec.config, { outtype: 'f32' })).rejects.toMatchObject({ code: 'not_applied_by_runtime' });
+    // With the opt-in it writes them as llama.cpp's converter does, with a warning.
+    const { plan, bytes } = await convertWithCore(peft, spec.config, { outtype: 'f32', dropUnapplied: true });
     expect(plan.tensors.map((t) => t.name)).toContain('blk.0.attn_norm.weight');
+    expect(plan.warnings.map((w) => w.code)).toContain('norms_not_applied');
     const dir = runtimeDir();
     const paths = {
       base: join(dir, 'llama-norms.base.gguf'),

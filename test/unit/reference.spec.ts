@@ -21,14 +21,14 @@ const ERROR_LABELS: Record<string, ErrorCode[]> = {
   unprocessed_experts: ['partial_experts'],
 };
 
-async function run(c: ReferenceCase): Promise<{ plan: ConversionPlan; out?: ReadGguf; error?: unknown }> {
+async function run(c: ReferenceCase, extra: { dropUnapplied?: boolean } = {}): Promise<{ plan: ConversionPlan; out?: ReadGguf; error?: unknown }> {
   const input = caseInput(c);
   const source = bytesSource(input.adapter);
   let plan: ConversionPlan;
   try {
     plan = await inspect(
       { adapterConfig: input.adapterConfig, baseConfig: input.baseConfig, adapter: source },
-      { outtype: c.outtype as OutTypeOption, name: c.adapterDirName },
+      { outtype: c.outtype as OutTypeOption, name: c.adapterDirName, ...extra },
     );
   } catch (error) {
     return { plan: undefined as unknown as ConversionPlan, error };
@@ -66,7 +66,7 @@ function assertSameAsReference(c: ReferenceCase, out: ReadGguf, except: (name: s
 }
 
 /** Cases where we deliberately differ from the reference, and why. */
-const DELIBERATE: Record<string, (c: ReferenceCase, r: Awaited<ReturnType<typeof run>>) => void> = {
+const DELIBERATE: Record<string, (c: ReferenceCase, r: Awaited<ReturnType<typeof run>>) => void | Promise<void>> = {
   // The reference writes output.weight LoRA for a tied base; llama.cpp then has no output
   // tensor to attach it to and fails to load the file. We refuse, naming the tensor.
   llama_lm_head_tied: (_c, r) => expectRefusal(r, 'tied_head', 'lm_head'),
@@ -74,6 +74,11 @@ const DELIBERATE: Record<string, (c: ReferenceCase, r: Awaited<ReturnType<typeof
   // Gemma ties the output head to token_embd: llama.cpp finds LoRA by tensor name, so a
   // token-embedding LoRA would be applied to the output projection too. Refused.
   gemma_mergekit_norms: (_c, r) => expectRefusal(r, 'tied_head', 'embed_tokens'),
+  // mergekit norm vectors: llama.cpp loads them but never applies them (test/runtime/llama.spec.ts
+  // proves it), so by default we refuse, naming them. With the explicit opt-in the file is exactly
+  // the reference's, and the plan warns that the norms have no effect.
+  llama_mergekit_embed_norms: (c, r) => expectNormsRefusedThenReference(c, r),
+  qwen2_mergekit_auto: (c, r) => expectNormsRefusedThenReference(c, r),
   // PEFT loads a config without lora_alpha with its default (8); so do we, with a warning.
   llama_no_lora_alpha: (_c, r) => {
     expect(r.error).toBeUndefined();
@@ -118,6 +123,15 @@ const DELIBERATE: Record<string, (c: ReferenceCase, r: Awaited<ReturnType<typeof
     assertSameAsReference(c, r.out!, (name) => folded.has(name));
   },
 };
+
+async function expectNormsRefusedThenReference(c: ReferenceCase, r: Awaited<ReturnType<typeof run>>) {
+  expectRefusal(r, 'not_applied_by_runtime', 'layernorm.weight');
+  expect(r.plan.refusals.map((x) => x.code)).toEqual(['not_applied_by_runtime']);
+  const optIn = await run(c, { dropUnapplied: true });
+  expect(optIn.error).toBeUndefined();
+  expect(optIn.plan.warnings.map((w) => w.code)).toContain('norms_not_applied');
+  assertSameAsReference(c, optIn.out!);
+}
 
 function expectRefusal(r: Awaited<ReturnType<typeof run>>, code: ErrorCode, mentions: string) {
   expect(r.out).toBeUndefined();

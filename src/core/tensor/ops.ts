@@ -33,6 +33,42 @@ function shapeError(message: string): ConversionError {
   return new ConversionError('shape_mismatch', message);
 }
 
+/**
+ * The shape `ops` produce from `shape`, checking every op against it without touching data, so
+ * the plan can refuse (before a byte is written) a fused tensor whose rows don't fit the config.
+ * Throws the same `shape_mismatch` errors applyOps would.
+ */
+export function opsOutputShape(shape: readonly number[], ops: readonly MatrixOp[]): number[] {
+  let cur = shape.slice();
+  for (const op of ops) {
+    const [rows, cols] = dims2({ shape: cur, bits: new Uint32Array(0) });
+    switch (op.op) {
+      case 'transpose':
+        cur = [cols, rows];
+        break;
+      case 'rows':
+        if (op.start < 0 || op.count < 0 || op.start + op.count > rows) throw shapeError(`cannot take rows ${op.start}..${op.start + op.count} of ${rows}`);
+        cur = [op.count, cols];
+        break;
+      case 'rowAxes': {
+        const known = op.dims.reduce((a, d) => (d === -1 ? a : a * d), 1);
+        const dims = op.dims.map((d) => (d === -1 ? rows / known : d));
+        if (dims.reduce((a, d) => a * d, 1) !== rows || !dims.every((d) => Number.isInteger(d) && d > 0)) {
+          throw shapeError(`cannot view ${rows} rows as [${op.dims.join(', ')}]`);
+        }
+        break;
+      }
+      case 'rowBlocks':
+        if (op.blockRows * op.order.length !== rows) throw shapeError(`cannot regroup ${rows} rows as ${op.order.length} blocks of ${op.blockRows}`);
+        break;
+      case 'scale':
+      case 'addOne':
+        break;
+    }
+  }
+  return cur;
+}
+
 /** Apply `ops` in order to a 2-D (or 1-D, for scale/addOne) tensor. Returns a new tensor. */
 export function applyOps(t: F32Tensor, ops: readonly MatrixOp[]): F32Tensor {
   let cur = t;

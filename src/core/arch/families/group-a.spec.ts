@@ -337,10 +337,10 @@ function pair(module: string, inDim: number, outDim: number, tag: number): Build
 
 const fill = (template: string, bid: number, xid?: number) => template.replace('{bid}', String(bid)).replace('{xid}', String(xid ?? ''));
 
-async function plan(arch: Pick<Case, 'arch' | 'config'>, tensors: BuildTensor[], extraConfig: Record<string, unknown> = {}) {
+async function plan(arch: Pick<Case, 'arch' | 'config'>, tensors: BuildTensor[], extraConfig: Record<string, unknown> = {}, dropUnapplied = false) {
   const bytes = buildSafetensors(tensors);
   const source = bytesSource(bytes);
-  const p = await inspect({ adapterConfig: ADAPTER_CONFIG, baseConfig: baseConfig(arch, extraConfig), adapter: source }, { outtype: 'f32' });
+  const p = await inspect({ adapterConfig: ADAPTER_CONFIG, baseConfig: baseConfig(arch, extraConfig), adapter: source }, { outtype: 'f32', dropUnapplied });
   return { plan: p, source };
 }
 
@@ -435,7 +435,10 @@ describe('group-A families: every mapped module converts to the right GGUF tenso
           });
           const good = c.mods[0]!;
           tensors.push(...pair(fill(good.hf, 0), good.in, good.out, 7));
-          const { plan: p, source } = await plan(c, tensors);
+          // llama.cpp ignores adapter norm vectors: refused by default, kept with the opt-in.
+          const refused = await plan(c, tensors);
+          expect(refused.plan.refusals.map((r) => r.code)).toEqual(['not_applied_by_runtime']);
+          const { plan: p, source } = await plan(c, tensors, {}, true);
           expect(p.refusals).toEqual([]);
           const out = await convertPlan(p, source);
           for (const [name, v] of want) {
@@ -563,7 +566,8 @@ describe('Gemma3ForConditionalGeneration (text part of the multimodal model)', (
         { name: `${PREFIX}${prefix}.layers.0.self_attn.q_norm.weight`, dtype: 'F32', shape: [HEAD_DIM], data: new Array<number>(HEAD_DIM).fill(0.5) },
         { name: `${PREFIX}${prefix}.norm.weight`, dtype: 'F32', shape: [HIDDEN], data: new Array<number>(HIDDEN).fill(-1) },
       ];
-      const { plan: p, source } = await plan(arch, tensors);
+      // The norm vectors need the opt-in (llama.cpp ignores adapter norms).
+      const { plan: p, source } = await plan(arch, tensors, {}, true);
       expect(p.refusals).toEqual([]);
       expect(p.ggufArchitecture).toBe('gemma3');
       const out = await convertPlan(p, source);
