@@ -1,7 +1,7 @@
 import react from '@vitejs/plugin-react';
 import { defineConfig, type PluginOption } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
-import { pwaOptions } from './pwa.config';
+import { pwaOptions } from './pwa.config.ts';
 
 /**
  * The app: React, and the conversion worker bundled as an ES module worker (it imports the
