@@ -17,20 +17,27 @@ export interface CliOptions {
   dryRun: boolean;
   json: boolean;
   dropTiedLmHead: boolean;
+  textOnly: boolean;
+  /** Hub base URL for `hf:` references (else HF_ENDPOINT, else the public Hub). */
+  hubEndpoint: string | undefined;
 }
 
 export type CliCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'convert'; options: CliOptions };
 
 export const OUTTYPE_CHOICES: readonly OutTypeOption[] = ['f32', 'f16', 'bf16', 'q8_0', 'auto'];
 
-export const USAGE = `Usage: lora2gguf <adapter-dir> [options]
+export const USAGE = `Usage: lora2gguf <adapter-dir | hf:owner/repo[/sub/folder][@revision]> [options]
 
-Convert a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) into a
-llama.cpp GGUF LoRA adapter.
+Convert a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors or .bin) into a
+llama.cpp GGUF LoRA adapter. An adapter on the Hugging Face Hub (hf:… or a pasted
+huggingface.co URL) is read by range requests, never downloaded whole; set HF_TOKEN in the
+environment for gated or private repositories.
 
 Options:
   --base <dir>            folder holding the base model's config.json
   --base-config <file>    the base model's config.json itself
+                          (default: the bundled catalogue for the adapter's base model, else,
+                          for a Hub adapter, the base's config.json from the Hub)
   --outtype <type>        f32 | f16 | bf16 | q8_0 | auto (default: f32)
   --outfile <path>        output file (default: <name>-<OUTTYPE>-LoRA.gguf in the current folder)
   --name <name>           general.name (default: the adapter folder's name)
@@ -39,6 +46,10 @@ Options:
   --json                  machine-readable output (the plan with --dry-run, else the summary)
   --drop-tied-lm-head     drop, with a warning, LoRA tensors llama.cpp would load but not apply
                           as PEFT does (lm_head / token embeddings on a tied base, DeepSeek MLA)
+  --text-only             convert only the language model's LoRA: leave out, with a warning,
+                          vision tower / multimodal projector / audio encoder tensors
+  --hub-endpoint <url>    Hub to read hf: references from (default: $HF_ENDPOINT, else
+                          https://huggingface.co)
   -h, --help              show this help
   -v, --version           show the version
 
@@ -62,6 +73,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
         'dry-run': { type: 'boolean' },
         json: { type: 'boolean' },
         'drop-tied-lm-head': { type: 'boolean' },
+        'text-only': { type: 'boolean' },
+        'hub-endpoint': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -72,7 +85,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
   if (values.version) return { kind: 'version' };
-  if (positionals.length === 0) throw new UsageError('missing <adapter-dir>');
+  if (positionals.length === 0) throw new UsageError('missing <adapter-dir> (or hf:owner/repo)');
   if (positionals.length > 1) throw new UsageError(`expected one <adapter-dir>, got ${positionals.length}: ${positionals.join(' ')}`);
   if (values.base !== undefined && values['base-config'] !== undefined) {
     throw new UsageError('give either --base or --base-config, not both');
@@ -81,7 +94,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   if (!(OUTTYPE_CHOICES as readonly string[]).includes(outtype)) {
     throw new UsageError(`--outtype must be one of ${OUTTYPE_CHOICES.join(', ')} (got "${values.outtype}")`);
   }
-  for (const key of ['base', 'base-config', 'outfile', 'name'] as const) {
+  for (const key of ['base', 'base-config', 'outfile', 'name', 'hub-endpoint'] as const) {
     if (values[key] === '') throw new UsageError(`--${key} needs a value`);
   }
   return {
@@ -97,6 +110,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
       dryRun: values['dry-run'] === true,
       json: values.json === true,
       dropTiedLmHead: values['drop-tied-lm-head'] === true,
+      textOnly: values['text-only'] === true,
+      hubEndpoint: values['hub-endpoint'],
     },
   };
 }

@@ -30,6 +30,12 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
+const FORMAT_LABELS: Record<NonNullable<ConversionPlan['adapter']['format']>, string> = {
+  safetensors: 'safetensors',
+  'pytorch-zip': 'PyTorch zip (torch.save)',
+  'pytorch-legacy': 'PyTorch legacy (pre-1.6 torch.save)',
+};
+
 /** The plan as a table: source module -> GGUF tensor, shape, dtype in -> out, size, scaling. */
 export function formatPlan(plan: ConversionPlan, outfile: string): string {
   const scaleOf = new Map(plan.modules.map((m) => [m.module, m]));
@@ -41,7 +47,7 @@ export function formatPlan(plan: ConversionPlan, outfile: string): string {
   }
   const lines = [
     `Architecture: ${plan.architecture} (GGUF "${plan.ggufArchitecture}", family ${plan.family})${plan.tied ? ', output head tied to the embeddings' : ''}`,
-    `Adapter: r=${plan.adapter.r}, lora_alpha=${plan.adapter.loraAlpha}${plan.adapter.useRslora ? ', rsLoRA' : ''}, base ${plan.adapter.baseModel ?? '(not named)'}`,
+    `Adapter: r=${plan.adapter.r}, lora_alpha=${plan.adapter.loraAlpha}${plan.adapter.useRslora ? ', rsLoRA' : ''}, base ${plan.adapter.baseModel ?? '(not named)'}${plan.adapter.format ? `, file ${FORMAT_LABELS[plan.adapter.format]}` : ''}`,
     `Output: ${outfile} — ${plan.outtype} (${plan.outtypeReason}), ${plan.tensors.length} tensors, ${formatBytes(plan.totalBytes)}`,
     '',
   ];

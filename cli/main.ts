@@ -10,13 +10,24 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  chooseBaseConfig,
   convert,
   ConversionError,
+  DEFAULT_HUB_ENDPOINT,
   defaultOutputFileName,
+  formatHubRef,
+  hubRefDisplayName,
   inspect,
+  isAbortError,
   isConversionError,
+  looksLikeHubReference,
+  openHubAdapter,
   parseAdapterConfig,
+  parseHubRef,
+  resolveBaseConfig,
+  type ByteSource,
   type ConversionPlan,
+  type HubAdapter,
   type SerializedConversionError,
 } from '../src/core';
 import { parseCliArgs, USAGE, UsageError, type CliOptions } from './args';
@@ -26,6 +37,7 @@ import { AtomicFileSink, FileSource } from './node-io';
 export const EXIT_OK = 0;
 export const EXIT_REFUSED = 1;
 export const EXIT_USAGE = 2;
+export const EXIT_INTERRUPTED = 130;
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -35,6 +47,19 @@ export interface CliIo {
   isTTY: boolean;
   /** Redraw the progress line (TTY only). */
   progress?: (line: string) => void;
+  /** Environment (HF_TOKEN, HF_ENDPOINT); default process.env. */
+  env?: Record<string, string | undefined>;
+  /** Aborts Hub reads and the conversion (main() wires SIGINT to it). */
+  signal?: AbortSignal;
+}
+
+/** Where the base model's config.json came from (printed on stderr, and in --json). */
+interface BaseConfigSource {
+  origin: 'supplied' | 'catalogue' | 'hub';
+  /** File path (supplied), catalogue entry id, or the Hub URL fetched. */
+  source: string;
+  /** Catalogue: the Hub config.json its values come from. */
+  citation?: string;
 }
 
 function version(): string {
@@ -51,10 +76,11 @@ function inputError(message: string, field: string, hint?: string): ConversionEr
   return new ConversionError('wrong_input', message, { file: field }, hint);
 }
 
-async function readBaseConfig(options: CliOptions, adapterConfigText: string): Promise<string> {
+/** The base config the user gave with --base / --base-config, if any. */
+async function suppliedBaseConfig(options: CliOptions): Promise<{ text: string; path: string } | undefined> {
   if (options.baseConfig !== undefined) {
     if (!existsSync(options.baseConfig)) throw inputError(`--base-config: ${options.baseConfig} does not exist.`, options.baseConfig);
-    return readFile(options.baseConfig, 'utf8');
+    return { text: await readFile(options.baseConfig, 'utf8'), path: options.baseConfig };
   }
   if (options.base !== undefined) {
     const file = statSync(options.base, { throwIfNoEntry: false })?.isFile() ? options.base : join(options.base, 'config.json');
@@ -65,20 +91,64 @@ async function readBaseConfig(options: CliOptions, adapterConfigText: string): P
         "Point --base at the folder holding the base model's config.json (a local download of the base model), or use --base-config <file>.",
       );
     }
-    return readFile(file, 'utf8');
+    return { text: await readFile(file, 'utf8'), path: file };
   }
+  return undefined;
+}
+
+interface HubAccess {
+  endpoint: string;
+  token: string | undefined;
+  signal: AbortSignal | undefined;
+}
+
+/**
+ * The base config: a supplied config.json always wins; then the bundled catalogue entry for
+ * base_model_name_or_path (offline); then, for a Hub adapter, the base's config.json from the
+ * Hub; else a usage error naming the base model to fetch.
+ */
+async function readBaseConfig(options: CliOptions, adapterConfigText: string, hub: HubAccess | undefined): Promise<{ text: string; from: BaseConfigSource }> {
+  const supplied = await suppliedBaseConfig(options);
+  if (supplied) return { text: supplied.text, from: { origin: 'supplied', source: supplied.path } };
   let baseName: string | null = null;
   try {
     baseName = parseAdapterConfig(adapterConfigText).baseModelNameOrPath;
   } catch {
-    // the config error will be reported once a base is given
+    // the config error will be reported by inspect once a base is found, or below
+  }
+  const chosen = chooseBaseConfig(baseName);
+  if (chosen?.hit) return { text: chosen.text, from: { origin: 'catalogue', source: chosen.hit.id, citation: chosen.hit.source } };
+  if (hub && baseName) {
+    const resolved = await resolveBaseConfig(baseName, { endpoint: hub.endpoint, token: hub.token, signal: hub.signal, prefer: 'hub' });
+    return { text: resolved.text, from: { origin: 'hub', source: resolved.source } };
   }
   const named = baseName ? `"${baseName}"` : 'the base model (adapter_config.json does not name it)';
   throw new UsageError(
-    `the base model's config.json is needed to map the adapter's tensors. This adapter was trained on ${named}.\n` +
+    `the base model's config.json is needed to map the adapter's tensors. This adapter was trained on ${named}, which is not in the bundled catalogue.\n` +
       `Download that model's config.json (e.g. https://huggingface.co/${baseName ?? '<base-model>'}/blob/main/config.json) and pass ` +
       `--base-config <path/to/config.json>, or --base <folder containing config.json>.`,
   );
+}
+
+function describeBase(from: BaseConfigSource): string {
+  if (from.origin === 'catalogue') return `base config: bundled catalogue entry ${from.source} (values from ${from.citation})`;
+  if (from.origin === 'hub') return `base config: ${from.source}`;
+  return `base config: ${from.source}`;
+}
+
+/** The adapter's weights file in a local folder: safetensors preferred, else a torch.save .bin. */
+function localWeights(adapterDir: string): string | undefined {
+  for (const f of ['adapter_model.safetensors', 'adapter_model.bin']) if (existsSync(join(adapterDir, f))) return join(adapterDir, f);
+  return undefined;
+}
+
+/** In the CLI the token comes from HF_TOKEN: say so instead of the app's "paste a token". */
+function cliHint(e: SerializedConversionError, hadToken: boolean): SerializedConversionError {
+  if (e.code !== 'auth_required') return e;
+  const hint = hadToken
+    ? 'Check that HF_TOKEN is a valid token whose account has access (for a gated model: accept its conditions on the model page).'
+    : 'If the repository is gated or private, set HF_TOKEN to a Hugging Face access token (read access) in the environment and run again.';
+  return { ...e, hint };
 }
 
 function refusalsOf(error: unknown): SerializedConversionError[] {
@@ -109,48 +179,74 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     throw e;
   }
 
+  const env = io.env ?? process.env;
+  const token = env.HF_TOKEN || undefined;
   const fail = (errors: SerializedConversionError[], plan?: ConversionPlan): number => {
-    if (options.json) io.stdout(`${jsonText({ ok: false, refusals: errors, ...(plan ? { warnings: plan.warnings } : {}) })}\n`);
-    else io.stderr(`${errors.map(formatRefusal).join('\n\n')}\n`);
+    const shown = errors.map((e) => cliHint(e, token !== undefined));
+    if (options.json) io.stdout(`${jsonText({ ok: false, refusals: shown, ...(plan ? { warnings: plan.warnings } : {}) })}\n`);
+    else io.stderr(`${shown.map(formatRefusal).join('\n\n')}\n`);
     return EXIT_REFUSED;
   };
 
-  const adapterDir = resolve(io.cwd, options.adapterDir);
-  let source: FileSource | undefined;
+  let source: ByteSource | undefined;
+  let closeSource: (() => Promise<void>) | undefined;
   try {
-    if (!statSync(adapterDir, { throwIfNoEntry: false })?.isDirectory()) {
-      throw inputError(
-        `${options.adapterDir} is not a folder.`,
-        options.adapterDir,
-        'Give the folder PEFT saved the adapter into (it holds adapter_config.json and adapter_model.safetensors).',
-      );
+    let adapterConfig: string;
+    let defaultName: string;
+    let hubAccess: HubAccess | undefined;
+    let hubAdapter: HubAdapter | undefined;
+    if (looksLikeHubReference(options.adapterDir)) {
+      const endpoint = options.hubEndpoint ?? (env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT);
+      const ref = parseHubRef(options.adapterDir, { endpoint });
+      hubAccess = { endpoint, token, signal: io.signal };
+      hubAdapter = await openHubAdapter(ref, hubAccess);
+      adapterConfig = hubAdapter.adapterConfig;
+      source = hubAdapter.adapter;
+      defaultName = hubRefDisplayName(ref);
+      if (!options.json) io.stderr(`adapter: ${formatHubRef(hubAdapter.pinned)} (${hubAdapter.adapterFile}, read by ranges)\n`);
+    } else {
+      const adapterDir = resolve(io.cwd, options.adapterDir);
+      if (!statSync(adapterDir, { throwIfNoEntry: false })?.isDirectory()) {
+        throw inputError(
+          `${options.adapterDir} is not a folder.`,
+          options.adapterDir,
+          'Give the folder PEFT saved the adapter into (it holds adapter_config.json and adapter_model.safetensors), or hf:owner/repo for an adapter on the Hub.',
+        );
+      }
+      const configPath = join(adapterDir, 'adapter_config.json');
+      if (!existsSync(configPath)) {
+        throw inputError(
+          `${options.adapterDir} has no adapter_config.json.`,
+          configPath,
+          'Is this a PEFT adapter folder? A full model folder cannot be converted to a LoRA.',
+        );
+      }
+      const weightsPath = localWeights(adapterDir);
+      if (!weightsPath) {
+        throw inputError(
+          `${options.adapterDir} has neither adapter_model.safetensors nor adapter_model.bin.`,
+          join(adapterDir, 'adapter_model.safetensors'),
+          'PEFT saves the weights next to adapter_config.json (save_pretrained).',
+        );
+      }
+      adapterConfig = await readFile(configPath, 'utf8');
+      defaultName = basename(adapterDir);
+      const file = await FileSource.open(weightsPath);
+      source = file;
+      closeSource = () => file.close();
     }
-    const configPath = join(adapterDir, 'adapter_config.json');
-    const weightsPath = join(adapterDir, 'adapter_model.safetensors');
-    if (!existsSync(configPath)) {
-      throw inputError(
-        `${options.adapterDir} has no adapter_config.json.`,
-        configPath,
-        'Is this a PEFT adapter folder? A full model folder cannot be converted to a LoRA.',
-      );
-    }
-    if (!existsSync(weightsPath)) {
-      const hasBin = existsSync(join(adapterDir, 'adapter_model.bin'));
-      throw inputError(
-        `${options.adapterDir} has no adapter_model.safetensors${hasBin ? ' (only adapter_model.bin, a pickle file)' : ''}.`,
-        weightsPath,
-        hasBin ? 'Re-save the adapter with PEFT save_pretrained(..., safe_serialization=True).' : undefined,
-      );
-    }
-    const adapterConfig = await readFile(configPath, 'utf8');
-    const baseConfig = await readBaseConfig(options, adapterConfig);
-    const name = options.name ?? basename(adapterDir);
-    source = await FileSource.open(weightsPath);
-    const plan = await inspect({ adapterConfig, baseConfig, adapter: source }, { outtype: options.outtype, name, dropUnapplied: options.dropTiedLmHead });
+    const base = await readBaseConfig(options, adapterConfig, hubAccess);
+    if (!options.json && base.from.origin !== 'supplied') io.stderr(`${describeBase(base.from)}\n`);
+    const name = options.name ?? defaultName;
+    const plan = await inspect(
+      { adapterConfig, baseConfig: base.text, adapter: source },
+      { outtype: options.outtype, name, dropUnapplied: options.dropTiedLmHead, textOnly: options.textOnly },
+    );
     const outfile = resolve(io.cwd, options.outfile ?? defaultOutputFileName(name, plan.outtype));
+    const hubInfo = hubAdapter ? { hub: { ref: formatHubRef(hubAdapter.pinned), commit: hubAdapter.commit, file: hubAdapter.adapterFile } } : {};
 
     if (options.dryRun) {
-      if (options.json) io.stdout(`${jsonText({ ok: plan.refusals.length === 0, outfile, plan })}\n`);
+      if (options.json) io.stdout(`${jsonText({ ok: plan.refusals.length === 0, outfile, baseConfig: base.from, ...hubInfo, plan })}\n`);
       else {
         io.stdout(`${formatPlan(plan, outfile)}\n`);
         if (plan.refusals.length) io.stderr(`\n${plan.refusals.map(formatRefusal).join('\n\n')}\n`);
@@ -167,6 +263,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const started = performance.now();
     try {
       await convert(plan, source, sink, {
+        signal: io.signal,
         onProgress: (event) => {
           if (!io.isTTY || !io.progress) return;
           if (event.type === 'tensor') io.progress(formatProgressBar(event.bytesWritten, event.totalBytes));
@@ -188,31 +285,48 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       ggufArchitecture: plan.ggufArchitecture,
       name: plan.name,
       tensors: plan.tensors.length,
+      adapterFormat: plan.adapter.format,
+      baseConfig: base.from,
+      ...hubInfo,
       warnings: plan.warnings,
       skipped: plan.skipped,
       seconds,
     };
     if (options.json) io.stdout(`${jsonText(summary)}\n`);
-    else io.stdout(`Wrote ${outfile} (${plan.tensors.length} tensors, ${formatBytes(plan.totalBytes)}, ${plan.outtype}) in ${seconds.toFixed(1)} s\n`);
+    else {
+      const from = hubAdapter ? ` from ${formatHubRef(hubAdapter.pinned)} (commit ${hubAdapter.commit})` : '';
+      io.stdout(`Wrote ${outfile}${from} (${plan.tensors.length} tensors, ${formatBytes(plan.totalBytes)}, ${plan.outtype}) in ${seconds.toFixed(1)} s\n`);
+    }
     return EXIT_OK;
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr(`lora2gguf: ${e.message}\n`);
       return EXIT_USAGE;
     }
+    if (isAbortError(e)) {
+      io.stderr('lora2gguf: interrupted\n');
+      return EXIT_INTERRUPTED;
+    }
     const refusals = refusalsOf(e);
     if (refusals.length) return fail(refusals);
     const err = e as NodeJS.ErrnoException;
     return fail([new ConversionError('io', err.message ?? String(e), { file: err.path }).toJSON()]);
   } finally {
-    await source?.close();
+    await closeSource?.();
   }
 }
 
 /** Run with the real process: stdio, cwd, exit code. */
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
   const stderr = process.stderr;
+  // Ctrl-C while reading from the Hub cancels the requests; once the output file is being
+  // written, node-io's handler removes the partial file and exits.
+  const controller = new AbortController();
+  const onSigint = (): void => controller.abort();
+  process.once('SIGINT', onSigint);
   process.exitCode = await runCli(argv, {
+    env: process.env,
+    signal: controller.signal,
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => stderr.write(t),
     cwd: process.cwd(),
@@ -222,7 +336,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       stderr.cursorTo(0);
       stderr.write(line);
     },
-  });
+  }).finally(() => process.off('SIGINT', onSigint));
 }
 
 // `tsx cli/main.ts` (npm run convert) runs it directly; bin/lora2gguf.mjs imports and calls main().

@@ -153,10 +153,14 @@ describe('lora2gguf CLI (spawned)', { timeout: 180_000 }, () => {
     const badType = run(['x', '--outtype', 'q4_0'], cwd);
     expect(badType.code).toBe(2);
     expect(badType.stderr).toContain('--outtype');
-    const input = join(REFERENCE, 'llama_bf16_f16', 'input');
-    const noBase = run([input], cwd);
+    // A base the bundled catalogue does not know: nothing to fall back on.
+    const { adapter } = adapterCopy('llama_bf16_f16', 'unknown-base');
+    const config = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(adapter, 'adapter_config.json'), JSON.stringify({ ...config, base_model_name_or_path: 'someone/private-base-7b' }));
+    const noBase = run([adapter], cwd);
     expect(noBase.code).toBe(2);
-    expect(noBase.stderr).toContain('meta-llama/Llama-3.2-1B-Instruct');
+    expect(noBase.stderr).toContain('someone/private-base-7b');
+    expect(noBase.stderr).toContain('not in the bundled catalogue');
     expect(noBase.stderr).toContain('--base-config');
     const help = run(['--help'], cwd);
     expect(help.code).toBe(0);
@@ -337,6 +341,9 @@ describe('parseCliArgs', () => {
       '--dry-run',
       '--json',
       '--drop-tied-lm-head',
+      '--text-only',
+      '--hub-endpoint',
+      'http://127.0.0.1:1',
     ]);
     expect(c).toEqual({
       kind: 'convert',
@@ -351,6 +358,8 @@ describe('parseCliArgs', () => {
         dryRun: true,
         json: true,
         dropTiedLmHead: true,
+        textOnly: true,
+        hubEndpoint: 'http://127.0.0.1:1',
       },
     });
     expect(() => parseCliArgs(['dir', '--base', 'b', '--base-config', 'c'])).toThrow(UsageError);
