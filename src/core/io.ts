@@ -36,7 +36,7 @@ export class MemorySink implements ByteSink {
 
   write(chunk: Uint8Array): Promise<void> {
     // Copy: callers may reuse their buffers after the write resolves.
-    this.chunks.push(chunk.slice());
+    this.chunks.push(new Uint8Array(chunk));
     this.length += chunk.byteLength;
     return Promise.resolve();
   }

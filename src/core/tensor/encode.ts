@@ -1,6 +1,7 @@
 import { f32BitsToBf16Bits } from './bf16';
 import { f32BitsToF16Bits } from './f16';
 import { encodeQ8_0, Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from './q8_0';
+import { HOST_LITTLE_ENDIAN } from './read';
 
 /** GGML tensor types this converter writes (values are GGML's type ids). */
 export const GGML_TYPE = { F32: 0, F16: 1, Q8_0: 8, BF16: 30 } as const;
@@ -43,6 +44,8 @@ export function encodeTensor(bits: Uint32Array, type: GgmlTypeName): Uint8Array 
   const n = bits.length;
   switch (type) {
     case 'F32': {
+      // On a little-endian host the bit patterns are the file's bytes: one copy.
+      if (HOST_LITTLE_ENDIAN) return new Uint8Array(new Uint32Array(bits).buffer);
       const out = new Uint8Array(n * 4);
       const view = new DataView(out.buffer);
       for (let i = 0; i < n; i++) view.setUint32(i * 4, bits[i]!, true);

@@ -64,10 +64,16 @@ export function gatherStrided(span: Uint8Array, shape: readonly number[], stride
   return out;
 }
 
+/** True on little-endian hosts (every platform browsers and Node run on in practice). */
+export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 export function widenToF32Bits(bytes: Uint8Array, dtype: SourceDtype): Uint32Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dtype === 'F32') {
     const n = bytes.byteLength / 4;
+    // On a little-endian host the file's bytes already are the bit patterns: one copy.
+    // (new Uint8Array(x) copies; a Node Buffer's slice() would be a view into a shared pool.)
+    if (HOST_LITTLE_ENDIAN) return new Uint32Array(new Uint8Array(bytes).buffer, 0, n);
     const out = new Uint32Array(n);
     for (let i = 0; i < n; i++) out[i] = view.getUint32(i * 4, true);
     return out;
@@ -75,6 +81,11 @@ export function widenToF32Bits(bytes: Uint8Array, dtype: SourceDtype): Uint32Arr
   const n = bytes.byteLength / 2;
   const out = new Uint32Array(n);
   if (dtype === 'BF16') {
+    if (HOST_LITTLE_ENDIAN) {
+      const src = new Uint16Array(new Uint8Array(bytes).buffer, 0, n);
+      for (let i = 0; i < n; i++) out[i] = src[i]! << 16;
+      return out;
+    }
     for (let i = 0; i < n; i++) out[i] = bf16BitsToF32Bits(view.getUint16(i * 2, true));
   } else {
     for (let i = 0; i < n; i++) out[i] = f16BitsToF32Bits(view.getUint16(i * 2, true));
