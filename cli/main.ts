@@ -77,13 +77,15 @@ function inputError(message: string, field: string, hint?: string): ConversionEr
 }
 
 /** The base config the user gave with --base / --base-config, if any. */
-async function suppliedBaseConfig(options: CliOptions): Promise<{ text: string; path: string } | undefined> {
+async function suppliedBaseConfig(options: CliOptions, cwd: string): Promise<{ text: string; path: string } | undefined> {
   if (options.baseConfig !== undefined) {
-    if (!existsSync(options.baseConfig)) throw inputError(`--base-config: ${options.baseConfig} does not exist.`, options.baseConfig);
-    return { text: await readFile(options.baseConfig, 'utf8'), path: options.baseConfig };
+    const path = resolve(cwd, options.baseConfig);
+    if (!existsSync(path)) throw inputError(`--base-config: ${options.baseConfig} does not exist.`, options.baseConfig);
+    return { text: await readFile(path, 'utf8'), path };
   }
   if (options.base !== undefined) {
-    const file = statSync(options.base, { throwIfNoEntry: false })?.isFile() ? options.base : join(options.base, 'config.json');
+    const dir = resolve(cwd, options.base);
+    const file = statSync(dir, { throwIfNoEntry: false })?.isFile() ? dir : join(dir, 'config.json');
     if (!existsSync(file)) {
       throw inputError(
         `--base: ${file} does not exist.`,
@@ -107,8 +109,13 @@ interface HubAccess {
  * base_model_name_or_path (offline); then, for a Hub adapter, the base's config.json from the
  * Hub; else a usage error naming the base model to fetch.
  */
-async function readBaseConfig(options: CliOptions, adapterConfigText: string, hub: HubAccess | undefined): Promise<{ text: string; from: BaseConfigSource }> {
-  const supplied = await suppliedBaseConfig(options);
+async function readBaseConfig(
+  options: CliOptions,
+  cwd: string,
+  adapterConfigText: string,
+  hub: HubAccess | undefined,
+): Promise<{ text: string; from: BaseConfigSource }> {
+  const supplied = await suppliedBaseConfig(options, cwd);
   if (supplied) return { text: supplied.text, from: { origin: 'supplied', source: supplied.path } };
   let baseName: string | null = null;
   try {
@@ -195,8 +202,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     let defaultName: string;
     let hubAccess: HubAccess | undefined;
     let hubAdapter: HubAdapter | undefined;
-    if (looksLikeHubReference(options.adapterDir)) {
-      const endpoint = options.hubEndpoint ?? (env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT);
+    const endpoint = options.hubEndpoint ?? (env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT);
+    // A URL pasted from the configured Hub (a mirror or a test Hub) is a Hub reference too.
+    const onEndpoint = options.adapterDir.startsWith(`${endpoint.replace(/\/+$/, '')}/`);
+    if (looksLikeHubReference(options.adapterDir) || onEndpoint) {
       const ref = parseHubRef(options.adapterDir, { endpoint });
       hubAccess = { endpoint, token, signal: io.signal };
       hubAdapter = await openHubAdapter(ref, hubAccess);
@@ -235,7 +244,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       source = file;
       closeSource = () => file.close();
     }
-    const base = await readBaseConfig(options, adapterConfig, hubAccess);
+    const base = await readBaseConfig(options, io.cwd, adapterConfig, hubAccess);
     if (!options.json && base.from.origin !== 'supplied') io.stderr(`${describeBase(base.from)}\n`);
     const name = options.name ?? defaultName;
     const plan = await inspect(
