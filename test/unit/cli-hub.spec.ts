@@ -146,6 +146,26 @@ describe('lora2gguf hf:owner/repo', () => {
     expect(wrong.out).not.toContain('hf_wrong');
   });
 
+  it('an aborted run (Ctrl-C) stops the Hub reads with exit 130 and writes nothing', async () => {
+    const cwd = freshDir();
+    const controller = new AbortController();
+    controller.abort();
+    hub.reset();
+    let err = '';
+    const code = await runCli([`hf:${ORG}/llama-lora`, '--base-config', LLAMA_BASE_CONFIG], {
+      stdout: () => {},
+      stderr: (t) => (err += t),
+      cwd,
+      isTTY: false,
+      env: { HF_ENDPOINT: hub.url },
+      signal: controller.signal,
+    });
+    expect(code).toBe(130);
+    expect(err).toContain('interrupted');
+    expect(hub.bytesServed.get(`${ORG}/llama-lora/adapter_model.safetensors`) ?? 0).toBe(0);
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
   it('refuses a malformed reference and a missing repo with exit 1', async () => {
     const cwd = freshDir();
     const bad = await cli(['hf:not a repo'], cwd, { HF_ENDPOINT: hub.url });
