@@ -4,7 +4,7 @@ import type { ArchFamily, ModuleRule } from './arch/types';
 import { ConversionError, type ErrorCode, type SerializedConversionError } from './errors';
 import { alignUp, serializeGgufHeader, type GgufKv } from './gguf/writer';
 import type { ByteSource } from './io';
-import { parseAdapterConfig, parseBaseConfig, type AdapterConfig, type BaseConfig } from './peft/config';
+import { optionalInt, parseAdapterConfig, parseBaseConfig, type AdapterConfig, type BaseConfig } from './peft/config';
 import { classifyTensorName, compareBytewise, compareNatural, stripPeftPrefix } from './peft/names';
 import { baseFamilyMismatch, modifiedBaseWarning } from './peft/family';
 import { planParameterLora, targetedParameters } from './peft/parameters';
@@ -193,6 +193,7 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
   const modifiedBase = modifiedBaseWarning(config.initLoraWeights);
   if (modifiedBase) warnings.push(modifiedBase);
 
+  const hidden = optionalInt(base, ['hidden_size', 'n_embd', 'n_embed', 'd_model', 'hidden_dim']);
   const tied = family.tiedDefault === 'always' || (base.tieWordEmbeddings ?? family.tiedDefault);
 
   // 1. Classify and pair, in byte-wise sorted order (the order `auto` scans in).
@@ -385,6 +386,26 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
         refusals.push(refusal(blocked.code, `${p.module}: ${blocked.why}`, [p.a.name, p.b.name], blocked.hint, { module: p.module }));
       }
       continue;
+    }
+    // Every LoRA-able projection reads or writes the residual stream (hidden_size wide), so an
+    // adapter whose factors fit neither side was trained on another base than this config
+    // describes (e.g. a catalogue entry or a config.json of another size): refused, as the file
+    // would not fit the base llama.cpp loads it onto.
+    if (hidden !== undefined && !rule.innerDims) {
+      const inDim = p.kind === 'embedding' ? undefined : p.a.shape[1];
+      const outDim = p.b.shape[0];
+      if (inDim !== hidden && outDim !== hidden) {
+        refusals.push(
+          refusal(
+            'shape_mismatch',
+            `${p.module}: its LoRA factors (${p.kind === 'embedding' ? '' : `in ${inDim}, `}out ${outDim}) do not fit the base config's hidden size ${hidden}; the adapter was trained on a different base.`,
+            [p.a.name, p.b.name],
+            `Give the config.json of the base model the adapter was trained on (the adapter names ${config.baseModelNameOrPath ?? 'no base'}).`,
+            { module: p.module, hidden },
+          ),
+        );
+        continue;
+      }
     }
     if (rule.experts) {
       const key = `${fillName(rule.gguf, match.bid)}`;

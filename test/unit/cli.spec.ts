@@ -186,7 +186,7 @@ describe('lora2gguf CLI (spawned)', { timeout: 180_000 }, () => {
   });
 
   it('leaves neither output nor .partial file when interrupted by SIGINT mid-write', async () => {
-    // One big pair (~256 MiB of F32 input) so the conversion is still running when signalled.
+    // One big pair (~128 MiB of F32 input) so the conversion is still running when signalled.
     const adapter = join(work, 'big', 'adapter');
     mkdirSync(adapter, { recursive: true });
     const n = 1 << 21;
@@ -194,7 +194,8 @@ describe('lora2gguf CLI (spawned)', { timeout: 180_000 }, () => {
       join(adapter, 'adapter_model.safetensors'),
       buildSafetensors([
         { name: 'base_model.model.model.layers.0.mlp.down_proj.lora_A.weight', dtype: 'F32', shape: [16, n] },
-        { name: 'base_model.model.model.layers.0.mlp.down_proj.lora_B.weight', dtype: 'F32', shape: [n, 16] },
+        // down_proj writes the residual stream: out = the base's hidden size (64).
+        { name: 'base_model.model.model.layers.0.mlp.down_proj.lora_B.weight', dtype: 'F32', shape: [64, 16] },
       ]),
     );
     copyFileSync(join(REFERENCE, 'llama_bf16_f16', 'input', 'adapter_config.json'), join(adapter, 'adapter_config.json'));

@@ -149,7 +149,8 @@ function llamaConfig(layers: number, intermediate: number): string {
   return JSON.stringify({
     architectures: ['LlamaForCausalLM'],
     model_type: 'llama',
-    hidden_size: 64,
+    // No hidden_size: the synthetic down_proj pairs are square and sized for volume, not for a
+    // real base, so the plan's hidden-size check must not apply here.
     intermediate_size: intermediate,
     num_attention_heads: 4,
     num_key_value_heads: 4,

@@ -69,3 +69,21 @@ describe('transforms are checked against the base config before writing', () => 
     expect(p.tensors).toEqual([]);
   });
 });
+
+describe('an adapter that does not fit the base config is refused', () => {
+  it('refuses the fixture Llama adapter (hidden 64) against the catalogue config of the base it names (hidden 2048)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { lookupBaseConfig } = await import('../../src/core');
+    const { REFERENCE } = await import('../helpers/fixtures');
+    const dir = join(REFERENCE, 'llama_bf16_f16', 'input');
+    const adapterConfig = readFileSync(join(dir, 'adapter_config.json'), 'utf8');
+    const base = lookupBaseConfig(JSON.parse(adapterConfig).base_model_name_or_path);
+    expect(base).toBeDefined();
+    const source = bytesSource(new Uint8Array(readFileSync(join(dir, 'adapter_model.safetensors'))));
+    const p = await inspect({ adapterConfig, baseConfig: base!.config, adapter: source });
+    expect(new Set(p.refusals.map((r) => r.code))).toEqual(new Set(['shape_mismatch']));
+    expect(p.refusals[0]!.message).toContain('hidden size 2048');
+    expect(p.refusals[0]!.hint).toContain('meta-llama/Llama-3.2-1B-Instruct');
+  });
+});

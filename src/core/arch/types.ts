@@ -55,6 +55,11 @@ export interface ModuleRule {
    * on fused expert tensors): always refused with this reason, never dropped.
    */
   unsupported?: string;
+  /**
+   * Neither side of this module is the residual stream (e.g. Mamba's x_proj / dt_proj), so the
+   * plan's check that a LoRA pair reads or writes hidden_size does not apply.
+   */
+  innerDims?: boolean;
   /** lm_head: subject to the tied-head check. */
   isOutputHead?: boolean;
   /** Token embedding: LoRA given as lora_embedding_A/B; subject to the tied-head check. */

@@ -23,8 +23,8 @@ export const mamba: ArchFamily = {
     { hf: 'backbone.embeddings', gguf: 'token_embd', isTokenEmbedding: true },
     { hf: 'lm_head', gguf: 'output', isOutputHead: true },
     { hf: 'backbone.layers.{bid}.mixer.in_proj', gguf: 'blk.{bid}.ssm_in' },
-    { hf: 'backbone.layers.{bid}.mixer.x_proj', gguf: 'blk.{bid}.ssm_x' },
-    { hf: 'backbone.layers.{bid}.mixer.dt_proj', gguf: 'blk.{bid}.ssm_dt' },
+    { hf: 'backbone.layers.{bid}.mixer.x_proj', gguf: 'blk.{bid}.ssm_x', innerDims: true },
+    { hf: 'backbone.layers.{bid}.mixer.dt_proj', gguf: 'blk.{bid}.ssm_dt', innerDims: true },
     { hf: 'backbone.layers.{bid}.mixer.out_proj', gguf: 'blk.{bid}.ssm_out' },
   ],
   norms: [
