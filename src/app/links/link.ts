@@ -6,7 +6,7 @@
  * malformed or unknown is reported and ignored (never executed, never guessed at), and a link
  * never carries a token or file contents — the encoder has no way to put them in.
  *
- * Parameter names (version 1; documented in docs/pwa.md):
+ * Parameter names (version 1; documented in README.md, "Shareable links"):
  *   v=1               the link format version (required first)
  *   repo=owner/name   the adapter's Hub repo id (absent for locally dropped files)
  *   path=sub/folder   the adapter's folder inside the repo (absent: the repo root)
