@@ -1,10 +1,16 @@
+import { GGMLQuantizationType } from '@huggingface/gguf';
 import { f32BitsToBf16Bits } from './bf16';
 import { f32BitsToF16Bits } from './f16';
 import { encodeQ8_0, Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from './q8_0';
 import { HOST_LITTLE_ENDIAN } from './read';
 
-/** GGML tensor types this converter writes (values are GGML's type ids). */
-export const GGML_TYPE = { F32: 0, F16: 1, Q8_0: 8, BF16: 30 } as const;
+/** GGML tensor types this converter writes, with @huggingface/gguf's type ids. */
+export const GGML_TYPE = {
+  F32: GGMLQuantizationType.F32,
+  F16: GGMLQuantizationType.F16,
+  Q8_0: GGMLQuantizationType.Q8_0,
+  BF16: GGMLQuantizationType.BF16,
+} as const;
 export type GgmlTypeName = keyof typeof GGML_TYPE;
 
 /** Output types the user can ask for. `auto` is resolved to one of the others before planning. */
