@@ -139,6 +139,32 @@ function defaultName(rootName: string | null, selection: InputSelection): string
   return parts.length > 1 ? parts[parts.length - 2]! : 'adapter';
 }
 
+/** The store's data before any input, and what reset() returns to. */
+function initialData() {
+  return {
+    phase: 'empty',
+    rootName: null,
+    files: [],
+    recognized: [],
+    truncated: false,
+    selection: null,
+    baseConfigFile: null,
+    baseConfigProblem: null,
+    options: DEFAULT_OPTIONS,
+    plan: null,
+    inspecting: false,
+    planError: null,
+    progress: null,
+    result: null,
+    convertError: null,
+    notice: null,
+    loadError: null,
+    hub: null,
+    baseConfigOrigin: null,
+    pendingOptions: null,
+  } satisfies Partial<AppState>;
+}
+
 export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<AppState> {
   /** Bumped by every new input or option: late answers of older requests are ignored. */
   let generation = 0;
@@ -171,26 +197,7 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
     };
 
     return {
-      phase: 'empty',
-      rootName: null,
-      files: [],
-      recognized: [],
-      truncated: false,
-      selection: null,
-      baseConfigFile: null,
-      baseConfigProblem: null,
-      options: DEFAULT_OPTIONS,
-      plan: null,
-      inspecting: false,
-      planError: null,
-      progress: null,
-      result: null,
-      convertError: null,
-      notice: null,
-      loadError: null,
-      hub: null,
-      baseConfigOrigin: null,
-      pendingOptions: null,
+      ...initialData(),
 
       async addFiles(collected) {
         if (get().phase === 'converting') return;
@@ -373,28 +380,7 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
         if (get().phase === 'converting') return;
         generation++;
         clearResult();
-        set({
-          phase: 'empty',
-          rootName: null,
-          files: [],
-          recognized: [],
-          truncated: false,
-          selection: null,
-          baseConfigFile: null,
-          baseConfigProblem: null,
-          options: DEFAULT_OPTIONS,
-          plan: null,
-          planError: null,
-          inspecting: false,
-          progress: null,
-          result: null,
-          convertError: null,
-          notice: null,
-          loadError: null,
-          hub: null,
-          baseConfigOrigin: null,
-          pendingOptions: null,
-        });
+        set(initialData());
       },
 
       failLoad(e) {
