@@ -28,13 +28,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
-  if (!existsSync(join(process.cwd(), 'dist', 'index.html'))) throw new Error('dist/ is missing: run `vite build` first (npm run test:e2e does).');
-  const server: PreviewServer = await preview({ logLevel: 'error', preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false } });
-  const address = server.httpServer.address();
-  if (!address || typeof address === 'string') throw new Error('preview server has no address');
-  const url = `http://127.0.0.1:${address.port}/`;
-  const profile = mkdtempSync(join(tmpdir(), 'l2g-e2e-profile-'));
+export interface Browser {
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/** A persistent Chromium context with its own temporary profile (OPFS and service workers persist in it). */
+export async function launchBrowser(profilePrefix = 'l2g-e2e-profile-'): Promise<Browser> {
+  const profile = mkdtempSync(join(tmpdir(), profilePrefix));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     args: CHROMIUM_ARGS,
@@ -43,12 +44,27 @@ export async function startHarness(): Promise<Harness> {
     viewport: { width: 1200, height: 900 },
   });
   return {
-    url,
     context,
     async close() {
       await context.close().catch(() => undefined);
-      await server.close();
       rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startHarness(): Promise<Harness> {
+  if (!existsSync(join(process.cwd(), 'dist', 'index.html'))) throw new Error('dist/ is missing: run `vite build` first (npm run test:e2e does).');
+  const server: PreviewServer = await preview({ logLevel: 'error', preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false } });
+  const address = server.httpServer.address();
+  if (!address || typeof address === 'string') throw new Error('preview server has no address');
+  const url = `http://127.0.0.1:${address.port}/`;
+  const browser = await launchBrowser();
+  return {
+    url,
+    context: browser.context,
+    async close() {
+      await browser.close();
+      await server.close();
     },
   };
 }

@@ -8,9 +8,8 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
-import { CHROMIUM, CHROMIUM_ARGS } from './harness';
+import { launchBrowser as launchHarnessBrowser } from './harness';
 
 export interface Build {
   outDir: string;
@@ -69,28 +68,11 @@ export async function reachable(url: string): Promise<boolean> {
   }
 }
 
-export interface Browser {
-  context: BrowserContext;
-  close(): Promise<void>;
-}
+export type { Browser } from './harness';
 
 /** A persistent Chromium context with its own temporary profile (service workers persist in it). */
-export async function launchBrowser(): Promise<Browser> {
-  const profile = mkdtempSync(join(tmpdir(), 'l2g-e2e-pwa-profile-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
-    headless: true,
-    acceptDownloads: true,
-    viewport: { width: 1200, height: 900 },
-  });
-  return {
-    context,
-    async close() {
-      await context.close().catch(() => undefined);
-      rmSync(profile, { recursive: true, force: true });
-    },
-  };
+export function launchBrowser() {
+  return launchHarnessBrowser('l2g-e2e-pwa-profile-');
 }
 
 /** Script for page.waitForFunction: the page is controlled by an activated service worker. */
