@@ -82,24 +82,41 @@ function dims2(t: F32Tensor): [number, number] {
   return [t.shape[0]!, t.shape[1]!];
 }
 
-export function applyOp(t: F32Tensor, op: MatrixOp): F32Tensor {
+/** Ops that only move values (never change one): they work on elements of any width. */
+export type MovementOp = Extract<MatrixOp, { op: 'transpose' | 'rows' | 'rowAxes' | 'rowBlocks' }>;
+
+export function isMovementOp(op: MatrixOp): op is MovementOp {
+  return op.op === 'transpose' || op.op === 'rows' || op.op === 'rowAxes' || op.op === 'rowBlocks';
+}
+
+/** Element bit patterns of any width: movement ops never look inside them. */
+export type ElementBits = Uint16Array | Uint32Array;
+
+function allocLike<T extends ElementBits>(like: T, n: number): T {
+  return (like instanceof Uint16Array ? new Uint16Array(n) : new Uint32Array(n)) as T;
+}
+
+/**
+ * Apply one movement op to row-major elements of any width (2-byte F16/BF16 bits or 4-byte F32
+ * bits): the fast converter moves the source's own elements, so a permutation never widens to
+ * f32. Returns new elements and the new shape.
+ */
+export function moveElements<T extends ElementBits>(data: T, shape: readonly number[], op: MovementOp): { shape: number[]; data: T } {
+  const [rows, cols] = dims2({ shape: shape as number[], bits: new Uint32Array(0) });
   switch (op.op) {
     case 'transpose': {
-      const [rows, cols] = dims2(t);
-      const out = new Uint32Array(rows * cols);
+      const out = allocLike(data, rows * cols);
       for (let r = 0; r < rows; r++) {
         const base = r * cols;
-        for (let c = 0; c < cols; c++) out[c * rows + r] = t.bits[base + c]!;
+        for (let c = 0; c < cols; c++) out[c * rows + r] = data[base + c]!;
       }
-      return { shape: [cols, rows], bits: out };
+      return { shape: [cols, rows], data: out };
     }
     case 'rows': {
-      const [rows, cols] = dims2(t);
       if (op.start < 0 || op.start + op.count > rows) throw shapeError(`cannot take rows ${op.start}..${op.start + op.count} of ${rows}`);
-      return { shape: [op.count, cols], bits: t.bits.slice(op.start * cols, (op.start + op.count) * cols) };
+      return { shape: [op.count, cols], data: data.slice(op.start * cols, (op.start + op.count) * cols) as T };
     }
     case 'rowAxes': {
-      const [rows, cols] = dims2(t);
       const { perm } = op;
       // One dim may be -1: inferred from the row count, as in numpy's reshape.
       const known = op.dims.reduce((a, d) => (d === -1 ? a : a * d), 1);
@@ -111,29 +128,37 @@ export function applyOp(t: F32Tensor, op: MatrixOp): F32Tensor {
       // Strides of the input axes, and the output's dims (input dims permuted).
       const inStrides = dims.map((_, i) => dims.slice(i + 1).reduce((a, d) => a * d, 1));
       const outDims = perm.map((p) => dims[p]!);
-      const out = new Uint32Array(rows * cols);
+      const out = allocLike(data, rows * cols);
       const idx = new Array<number>(outDims.length).fill(0);
       for (let o = 0; o < rows; o++) {
         let src = 0;
         for (let k = 0; k < outDims.length; k++) src += idx[k]! * inStrides[perm[k]!]!;
-        out.set(t.bits.subarray(src * cols, src * cols + cols), o * cols);
+        out.set(data.subarray(src * cols, src * cols + cols), o * cols);
         for (let k = outDims.length - 1; k >= 0; k--) {
           idx[k]! += 1;
           if (idx[k]! < outDims[k]!) break;
           idx[k] = 0;
         }
       }
-      return { shape: t.shape.slice(), bits: out };
+      return { shape: shape.slice(), data: out };
     }
     case 'rowBlocks': {
-      const [rows, cols] = dims2(t);
       const { blockRows, order } = op;
       if (blockRows * order.length !== rows) throw shapeError(`cannot regroup ${rows} rows as ${order.length} blocks of ${blockRows}`);
-      const out = new Uint32Array(rows * cols);
+      const out = allocLike(data, rows * cols);
       const blockLen = blockRows * cols;
-      order.forEach((src, i) => out.set(t.bits.subarray(src * blockLen, src * blockLen + blockLen), i * blockLen));
-      return { shape: t.shape.slice(), bits: out };
+      order.forEach((src, i) => out.set(data.subarray(src * blockLen, src * blockLen + blockLen), i * blockLen));
+      return { shape: shape.slice(), data: out };
     }
+  }
+}
+
+export function applyOp(t: F32Tensor, op: MatrixOp): F32Tensor {
+  if (isMovementOp(op)) {
+    const moved = moveElements(t.bits, t.shape, op);
+    return { shape: moved.shape, bits: moved.data };
+  }
+  switch (op.op) {
     case 'scale': {
       if (op.factor === 1) return t;
       const out = new Uint32Array(t.bits.length);

@@ -36,9 +36,18 @@ export interface F32Tensor {
 
 /** Read a whole tensor and widen it to f32 bit patterns. */
 export async function readTensorF32(source: ByteSource, loc: TensorLocation): Promise<F32Tensor> {
+  return { shape: loc.shape.slice(), bits: widenToF32Bits(await readTensorBytes(source, loc), loc.dtype) };
+}
+
+/** Read a whole tensor's little-endian element bytes, row-major and contiguous. */
+export async function readTensorBytes(source: ByteSource, loc: TensorLocation): Promise<Uint8Array> {
   const span = loc.deflated ? (await inflateEntry(source, loc.deflated)).subarray(loc.begin, loc.end) : await source.read(loc.begin, loc.end - loc.begin);
-  const bytes = loc.strides ? gatherStrided(span, loc.shape, loc.strides, SOURCE_DTYPE_BYTES[loc.dtype]) : span;
-  return { shape: loc.shape.slice(), bits: widenToF32Bits(bytes, loc.dtype) };
+  return contiguousBytes(span, loc);
+}
+
+/** The row-major bytes of a tensor whose span (from `loc.begin`) has been read. */
+export function contiguousBytes(span: Uint8Array, loc: TensorLocation): Uint8Array {
+  return loc.strides ? gatherStrided(span, loc.shape, loc.strides, SOURCE_DTYPE_BYTES[loc.dtype]) : span;
 }
 
 /** Copy a strided view (strides in elements, from the span's first byte) into row-major order. */

@@ -1,0 +1,140 @@
+/**
+ * Every fast kernel against the plain path it replaces (widen to f32 bits, then encodeTensor):
+ * bit-identical on every 16-bit input pattern, and on f32 edge values and random bit patterns.
+ */
+import { describe, expect, it } from 'vitest';
+import { encodeTensor, type GgmlTypeName } from './encode';
+import { elementView, encodeElements, OUTPUT_UNIT, type ElementArray } from './kernels';
+import { widenToF32Bits, type SourceDtype } from './read';
+
+const TYPES: GgmlTypeName[] = ['F32', 'F16', 'BF16', 'Q8_0'];
+const DTYPES: SourceDtype[] = ['F32', 'F16', 'BF16'];
+
+/** A deterministic xorshift generator of 32-bit words. */
+function words(n: number, seed: number): Uint32Array {
+  const out = new Uint32Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x >>> 0;
+  }
+  return out;
+}
+
+/** f32 bit patterns at the edges of every encoder's behaviour. */
+const F32_EDGES = [
+  0x00000000, 0x80000000, // ±0
+  0x00000001, 0x807fffff, 0x00400000, // f32 subnormals
+  0x33000000, 0x33000001, 0x337fffff, 0x33800000, 0x33c00000, // around half the smallest f16 subnormal
+  0x387fc000, 0x387fe000, 0x387ff000, 0x38800000, 0x38801000, 0x38802000, // f16 subnormal/normal edge, ties
+  0x3f800000, 0x3f801000, 0x3f803000, 0x3f802000, 0x3f800fff, 0x3f801001, // ties to even at 1.0
+  0x3f808000, 0x3f818000, 0x3f817fff, // bf16 ties
+  0x477fe000, 0x477fefff, 0x477ff000, 0x477fffff, 0x47800000, // 65504, f16 overflow edge (65520 → inf)
+  0x7f7fffff, 0xff7fffff, 0x7f7f8000, // largest finite, rounds to inf in bf16
+  0x7f800000, 0xff800000, // ±inf
+  0x7fc00000, 0xffc00000, 0x7f800001, 0x7fa00001, 0x7f802000, 0x7fffffff, 0xffffffff, 0xff800001, 0x7f801fff, // NaN payloads
+];
+
+function sourceOf(dtype: SourceDtype, n: number, seed: number): ElementArray {
+  if (dtype === 'F32') {
+    const w = words(n, seed);
+    // Mix in edges and plain numbers in the f16 range so every branch is taken.
+    for (let i = 0; i < n; i++) {
+      if (i % 7 === 0) w[i] = F32_EDGES[(i / 7) % F32_EDGES.length]!;
+      else if (i % 3 === 0) w[i] = new Uint32Array(new Float32Array([(w[i]! / 2 ** 32 - 0.5) * 2 ** ((i % 40) - 20)]).buffer)[0]!;
+    }
+    return w;
+  }
+  // Every 16-bit pattern, in a shuffled order so that Q8_0 blocks mix magnitudes and NaNs.
+  const all = new Uint16Array(n);
+  const r = words(n, seed);
+  for (let i = 0; i < n; i++) all[i] = i % 65536;
+  for (let i = n - 1; i > 0; i--) {
+    const j = r[i]! % (i + 1);
+    [all[i], all[j]] = [all[j]!, all[i]!];
+  }
+  return all;
+}
+
+function bytesOf(src: ElementArray): Uint8Array {
+  return new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+}
+
+function plain(dtype: SourceDtype, src: ElementArray, type: GgmlTypeName): Uint8Array {
+  return encodeTensor(widenToF32Bits(bytesOf(src), dtype), type);
+}
+
+function fast(dtype: SourceDtype, src: ElementArray, type: GgmlTypeName, at = 0, pieces = 1): Uint8Array {
+  const unit = OUTPUT_UNIT[type];
+  const units = src.length / unit.elements;
+  const out = new Uint8Array(at + units * unit.bytes);
+  let pos = at;
+  // Encode in several calls, as the converter does across chunk boundaries.
+  const per = Math.ceil(units / pieces) * unit.elements;
+  for (let from = 0; from < src.length; from += per) {
+    pos += encodeElements(dtype, src, from, Math.min(per, src.length - from), type, out, pos);
+  }
+  expect(pos).toBe(out.byteLength);
+  return out.subarray(at);
+}
+
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  if (a.byteLength !== b.byteLength) return -2;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}
+
+describe('fast kernels are bit-identical to the plain path', () => {
+  for (const dtype of DTYPES) {
+    for (const type of TYPES) {
+      it(`${dtype} → ${type}`, () => {
+        // 16-bit sources: all 65,536 patterns (twice, shuffled); F32: 2^17 mixed patterns.
+        const src = sourceOf(dtype, 131072, 0x9e3779b9);
+        expect(firstDifference(fast(dtype, src, type), plain(dtype, src, type))).toBe(-1);
+        // Split into pieces and written at an aligned offset other than 0.
+        expect(firstDifference(fast(dtype, src, type, 64, 5), plain(dtype, src, type))).toBe(-1);
+      });
+    }
+  }
+
+  it('F32 → F16/BF16 on every edge value and every exponent', () => {
+    const edges = new Uint32Array(F32_EDGES.length + 512 * 4);
+    edges.set(F32_EDGES);
+    // Every sign and exponent, with mantissas that round down, tie, tie-to-odd and round up.
+    let k = F32_EDGES.length;
+    for (let se = 0; se < 512; se++) for (const m of [0, 0x1000, 0x3000, 0x7fffff]) edges[k++] = ((se << 23) | m) >>> 0;
+    for (const type of ['F16', 'BF16', 'F32'] as const) {
+      expect(firstDifference(fast('F32', edges, type), plain('F32', edges, type))).toBe(-1);
+    }
+  });
+
+  it('Q8_0 on blocks of zeros, a NaN, an infinity, subnormals and ties', () => {
+    const f = new Float32Array(32 * 6);
+    f[32] = NaN;
+    f[33] = 1;
+    f[64] = Infinity;
+    f[65] = -2;
+    for (let i = 96; i < 128; i++) f[i] = (i - 100) * 1e-43; // amax subnormal: 1/d overflows
+    for (let i = 128; i < 160; i++) f[i] = (i - 144) * 0.5 * (127 / 16); // x·(1/d) on halves
+    for (let i = 160; i < 192; i++) f[i] = -((i - 160) % 3) / 254;
+    const bits = new Uint32Array(f.buffer);
+    expect(firstDifference(fast('F32', bits, 'Q8_0'), plain('F32', bits, 'Q8_0'))).toBe(-1);
+  });
+});
+
+describe('elementView', () => {
+  it('views aligned bytes without a copy and copies unaligned ones', () => {
+    const buf = new Uint8Array(16);
+    buf.set([1, 0, 2, 0, 3, 0, 4, 0], 4);
+    const aligned = elementView(buf.subarray(4, 12), 'F16');
+    expect([...aligned]).toEqual([1, 2, 3, 4]);
+    expect(aligned.buffer).toBe(buf.buffer);
+    const shifted = new Uint8Array(17);
+    shifted.set([1, 0, 0, 0, 2, 0, 0, 0], 1);
+    const unaligned = elementView(shifted.subarray(1, 9), 'F32');
+    expect([...unaligned]).toEqual([1, 2]);
+    expect(unaligned.buffer).not.toBe(shifted.buffer);
+  });
+});
