@@ -25,19 +25,27 @@ export class FileSource implements ByteSource {
     }
   }
 
+  /** Fill `target` from `offset`: the converter's read-ahead reuses its buffers through this. */
+  async readInto(offset: number, target: Uint8Array): Promise<void> {
+    const length = target.byteLength;
+    if (offset < 0 || offset + length > this.byteLength) {
+      throw new RangeError(`read past the end: ${offset}+${length} > ${this.byteLength}`);
+    }
+    let done = 0;
+    while (done < length) {
+      const chunk = Math.min(length - done, 1 << 30);
+      const { bytesRead } = await this.handle.read(target, done, chunk, offset + done);
+      if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${offset + done}`);
+      done += bytesRead;
+    }
+  }
+
   async read(offset: number, length: number): Promise<Uint8Array> {
     if (offset < 0 || length < 0 || offset + length > this.byteLength) {
       throw new RangeError(`read past the end: ${offset}+${length} > ${this.byteLength}`);
     }
     const out = new Uint8Array(length);
-    let done = 0;
-    // A single read() may return fewer bytes than asked (and is capped near 2 GiB): loop.
-    while (done < length) {
-      const chunk = Math.min(length - done, 1 << 30);
-      const { bytesRead } = await this.handle.read(out, done, chunk, offset + done);
-      if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${offset + done}`);
-      done += bytesRead;
-    }
+    await this.readInto(offset, out);
     return out;
   }
 

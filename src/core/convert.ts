@@ -2,9 +2,12 @@ import { ConversionError, throwIfAborted, type AbortSignalLike } from './errors'
 import { alignUp } from './gguf/writer';
 import type { ByteSink, ByteSource } from './io';
 import { planHeader, type ConversionPlan, type PlannedTensor } from './plan';
-import { encodeTensor } from './tensor/encode';
-import { applyOps } from './tensor/ops';
-import { readTensorF32, type F32Tensor } from './tensor/read';
+import { ChunkWriter } from './stream/chunk-writer';
+import { ReadAhead } from './stream/read-ahead';
+import { encodeTensor, type GgmlTypeName } from './tensor/encode';
+import { elementView, encodeElements, OUTPUT_UNIT, type ElementArray } from './tensor/kernels';
+import { applyOps, isMovementOp, moveElements, type MatrixOp, type MovementOp } from './tensor/ops';
+import { HOST_LITTLE_ENDIAN, readTensorF32, widenToF32Bits, type F32Tensor, type SourceDtype, type TensorLocation } from './tensor/read';
 
 export type ProgressEvent =
   | { type: 'start'; totalBytes: number; totalTensors: number }
@@ -14,13 +17,20 @@ export type ProgressEvent =
 export interface ConvertOptions {
   signal?: AbortSignalLike;
   onProgress?: (event: ProgressEvent) => void;
+  /** Bytes read ahead per window (default 8 MiB); tests use small ones to cross boundaries. */
+  readWindowBytes?: number;
+  /** Output chunk size (default 4 MiB, a multiple of 32). */
+  chunkBytes?: number;
 }
 
 const PADDING = new Uint8Array(32);
 
 /**
- * Execute a plan: write the GGUF header, then each tensor in order, awaiting every write, so
- * memory holds one tensor (one expert, for stacked experts) at a time. Refuses a plan with
+ * Execute a plan: write the GGUF header, then each tensor in order. Reads run ahead of the
+ * encoding (the next window of tensors is read while this one is encoded) and writes behind it
+ * (one chunk is written while the next is filled), in a fixed number of reused buffers, so memory
+ * stays flat whatever the adapter's size: two read windows, two output chunks, and a tensor that
+ * needs moving (a permutation or transpose) or arithmetic held once more. Refuses a plan with
  * refusals before writing a byte.
  */
 export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: ByteSink, options: ConvertOptions = {}): Promise<{ bytesWritten: number }> {
@@ -30,30 +40,74 @@ export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: B
   const header = planHeader(plan);
   if (header.byteLength !== plan.headerBytes) throw new Error('internal: header size differs from the plan');
   onProgress?.({ type: 'start', totalBytes: plan.totalBytes, totalTensors: plan.tensors.length });
-  await sink.write(header);
-  let written = header.byteLength;
-  for (let i = 0; i < plan.tensors.length; i++) {
-    throwIfAborted(signal);
-    const t = plan.tensors[i]!;
-    let tensorBytes = 0;
-    for (const part of t.parts) {
+  const locations = plan.tensors.flatMap((t) =>
+    t.parts.map((part) => {
       const loc = plan.sources[part.source];
       if (!loc) throw new Error(`internal: no source ${part.source}`);
-      const m = applyOps(await readTensorF32(adapter, loc), part.ops);
-      const bytes = encodeTensor(m.bits, t.type);
-      await sink.write(bytes);
-      tensorBytes += bytes.byteLength;
+      return loc;
+    }),
+  );
+  const reader = new ReadAhead(adapter, locations, { windowBytes: options.readWindowBytes });
+  const writer = new ChunkWriter(sink, options.chunkBytes);
+  try {
+    await writer.write(header);
+    for (let i = 0; i < plan.tensors.length; i++) {
       throwIfAborted(signal);
+      const t = plan.tensors[i]!;
+      const start = writer.position;
+      for (const part of t.parts) {
+        const loc = plan.sources[part.source]!;
+        await encodePart(await reader.read(), loc, part.ops, t.type, writer);
+        throwIfAborted(signal);
+      }
+      const tensorBytes = writer.position - start;
+      if (tensorBytes !== t.byteSize) throw new Error(`internal: ${t.name} is ${tensorBytes} bytes, planned ${t.byteSize}`);
+      const pad = alignUp(tensorBytes) - tensorBytes;
+      if (pad) await writer.write(PADDING.subarray(0, pad));
+      onProgress?.({ type: 'tensor', name: t.name, index: i, totalTensors: plan.tensors.length, bytesWritten: writer.position, totalBytes: plan.totalBytes });
     }
-    if (tensorBytes !== t.byteSize) throw new Error(`internal: ${t.name} is ${tensorBytes} bytes, planned ${t.byteSize}`);
-    const pad = alignUp(tensorBytes) - tensorBytes;
-    if (pad) await sink.write(PADDING.subarray(0, pad));
-    written += tensorBytes + pad;
-    onProgress?.({ type: 'tensor', name: t.name, index: i, totalTensors: plan.tensors.length, bytesWritten: written, totalBytes: plan.totalBytes });
+    await writer.finish();
+  } catch (e) {
+    // Let the write in flight end before the caller closes or removes its target.
+    await writer.settle();
+    throw e;
   }
+  const written = writer.flushed;
   if (written !== plan.totalBytes) throw new Error(`internal: wrote ${written} bytes, planned ${plan.totalBytes}`);
   onProgress?.({ type: 'done', bytesWritten: written });
   return { bytesWritten: written };
+}
+
+/**
+ * Encode one source tensor (its contiguous bytes) with its ops into the writer. Data movement
+ * (permutations, transposes, row slices) moves the source's own elements; only arithmetic
+ * (scale, +1) widens to f32 first, exactly as the plain path does. The plain path
+ * (`readTensorF32` → `applyOps` → `encodeTensor`) serves big-endian hosts.
+ */
+async function encodePart(bytes: Uint8Array, loc: TensorLocation, ops: readonly MatrixOp[], type: GgmlTypeName, writer: ChunkWriter): Promise<void> {
+  let dtype: SourceDtype = loc.dtype;
+  let data: ElementArray;
+  if (!HOST_LITTLE_ENDIAN) {
+    await writer.write(encodeTensor(applyOps({ shape: loc.shape.slice(), bits: widenToF32Bits(bytes, dtype) }, ops).bits, type));
+    return;
+  }
+  if (ops.every(isMovementOp)) {
+    data = elementView(bytes, dtype);
+    let shape: readonly number[] = loc.shape;
+    for (const op of ops as MovementOp[]) ({ shape, data } = moveElements(data, shape, op));
+  } else {
+    data = applyOps({ shape: loc.shape.slice(), bits: widenToF32Bits(bytes, dtype) }, ops).bits;
+    dtype = 'F32';
+  }
+  const unit = OUTPUT_UNIT[type];
+  const n = data.length;
+  let i = 0;
+  while (i < n) {
+    await writer.ensure(unit.bytes);
+    const count = Math.min(n - i, Math.floor(writer.room / unit.bytes) * unit.elements);
+    writer.advance(encodeElements(dtype, data, i, count, type, writer.chunk, writer.at));
+    i += count;
+  }
 }
 
 /** Throw the plan's refusals (all of them, the first as the message) if there are any. */

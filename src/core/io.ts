@@ -9,6 +9,12 @@ export interface ByteSource {
   readonly byteLength: number;
   /** Bytes [offset, offset + length). Must return exactly `length` bytes or throw. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: fill `target` with the bytes at [offset, offset + target.byteLength), so the
+   * converter can reuse its read buffers instead of allocating one per read. Sources that can
+   * (a Node file) implement it; the others are read with `read`.
+   */
+  readInto?(offset: number, target: Uint8Array): Promise<void>;
 }
 
 /** Append-only bytes. `write` resolves once the sink has taken the chunk (back-pressure). */

@@ -231,19 +231,22 @@ describe('AtomicFileSink', () => {
     expect([...readFileSync(target)]).toEqual([1, 2, 3, 4]);
     expect(readdirSync(dir)).toEqual(['a.gguf']);
 
-    // A conversion that fails half-way through (the source dies): the caller aborts.
-    const failing: ByteSource = {
-      byteLength: 1 << 20,
-      read: () => Promise.reject(new Error('disk gone')),
-    };
+    // A conversion that fails half-way through (the source dies after its first reads, when
+    // the header and some tensors are on disk already): the caller aborts.
     const input = join(REFERENCE, 'llama_bf16_f16', 'input');
+    const adapter = bytesSource(new Uint8Array(readFileSync(join(input, 'adapter_model.safetensors'))));
+    let reads = 0;
+    const failing: ByteSource = {
+      byteLength: adapter.byteLength,
+      read: (offset, length) => (++reads > 3 ? Promise.reject(new Error('disk gone')) : adapter.read(offset, length)),
+    };
     const plan = await inspect({
       adapterConfig: readFileSync(join(input, 'adapter_config.json'), 'utf8'),
       baseConfig: readFileSync(join(input, 'base', 'config.json'), 'utf8'),
-      adapter: bytesSource(new Uint8Array(readFileSync(join(input, 'adapter_model.safetensors')))),
+      adapter,
     });
     const sink = await AtomicFileSink.create(join(dir, 'b.gguf'));
-    await expect(convert(plan, failing, sink)).rejects.toThrow('disk gone');
+    await expect(convert(plan, failing, sink, { readWindowBytes: 1, chunkBytes: 128 })).rejects.toThrow('disk gone');
     expect(sink.bytesWritten).toBeGreaterThan(0);
     await sink.abort();
     expect(readdirSync(dir)).toEqual(['a.gguf']);

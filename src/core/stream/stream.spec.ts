@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import { bytesSource, MemorySink, type ByteSink, type ByteSource } from '../io';
+import { moveElements, applyOp, type MovementOp } from '../tensor/ops';
+import { readTensorBytes, type TensorLocation } from '../tensor/read';
+import { ChunkWriter } from './chunk-writer';
+import { planWindows, ReadAhead } from './read-ahead';
+
+function randomBytes(n: number, seed = 7): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+/** A source that counts its reads, optionally with readInto, over bytes in memory. */
+function countingSource(bytes: Uint8Array, withReadInto: boolean): ByteSource & { reads: number; readIntos: number } {
+  const inner = bytesSource(bytes);
+  const s = {
+    byteLength: bytes.byteLength,
+    reads: 0,
+    readIntos: 0,
+    read(offset: number, length: number) {
+      s.reads++;
+      return inner.read(offset, length);
+    },
+    ...(withReadInto
+      ? {
+          async readInto(offset: number, target: Uint8Array) {
+            s.readIntos++;
+            target.set(await inner.read(offset, target.byteLength));
+          },
+        }
+      : {}),
+  };
+  return s;
+}
+
+const loc = (begin: number, count: number, dtype: 'F16' | 'F32' = 'F16'): TensorLocation => ({
+  dtype,
+  shape: [count],
+  begin,
+  end: begin + count * (dtype === 'F32' ? 4 : 2),
+});
+
+describe('planWindows', () => {
+  it('sorts a window by offset and coalesces adjacent and near ranges', () => {
+    // Plan order differs from file order; 0..100 and 100..300 touch, 3000 is far.
+    const locs = [loc(100, 100), loc(0, 50), loc(3000, 10), loc(302, 4)];
+    const [w] = planWindows(locs, 1 << 20, 16);
+    expect(w!.runs).toEqual([
+      { begin: 0, end: 310 },
+      { begin: 3000, end: 3020 },
+    ]);
+  });
+
+  it('starts a new window when the budget is full, and gives an oversized tensor its own', () => {
+    const locs = [loc(0, 40), loc(80, 40), loc(160, 500), loc(1160, 10)];
+    const windows = planWindows(locs, 160, 0);
+    expect(windows.map((w) => [w.first, w.last])).toEqual([
+      [0, 2],
+      [2, 3],
+      [3, 4],
+    ]);
+  });
+});
+
+describe('ReadAhead', () => {
+  const bytes = randomBytes(1 << 16);
+  // Shuffled, overlapping (shared storage) and strided locations, of both widths.
+  const locs: TensorLocation[] = [
+    loc(4000, 700),
+    loc(10, 300),
+    loc(610, 1000, 'F32'),
+    loc(10, 300),
+    // A strided view: element (i, j) at i * 10 + j * 2; the span ends after element 26.
+    { dtype: 'F16', shape: [3, 4], begin: 20000, end: 20000 + 2 * 27, strides: [10, 2] },
+    loc(30001, 5),
+    loc(50000, 4000),
+  ];
+
+  for (const withReadInto of [false, true]) {
+    for (const windowBytes of [1, 700, 5000, 1 << 20]) {
+      it(`returns each tensor's bytes in order (window ${windowBytes}, readInto ${withReadInto})`, async () => {
+        const source = countingSource(bytes, withReadInto);
+        const reader = new ReadAhead(source, locs, { windowBytes, gapBytes: 64 });
+        for (const l of locs) {
+          const got = await reader.read();
+          expect([...got]).toEqual([...(await readTensorBytes(bytesSource(bytes), l))]);
+        }
+        await expect(reader.read()).rejects.toThrow(/past the last/);
+        if (windowBytes === 1 << 20) expect(source.reads + source.readIntos).toBeLessThan(locs.length);
+      });
+    }
+  }
+
+  it('keeps a file-aligned tensor aligned in its reused buffer', async () => {
+    const source = countingSource(bytes, true);
+    const reader = new ReadAhead(source, [loc(3, 10), loc(100, 10, 'F32'), loc(1001, 4)], { gapBytes: 0 });
+    expect((await reader.read()).byteOffset % 8).toBe(3);
+    expect((await reader.read()).byteOffset % 8).toBe(4);
+    expect((await reader.read()).byteOffset % 8).toBe(1001 % 8);
+  });
+
+  it('surfaces a failed read where the tensor is asked for', async () => {
+    let n = 0;
+    const failing: ByteSource = { byteLength: bytes.byteLength, read: (o, l) => (++n > 1 ? Promise.reject(new Error('gone')) : bytesSource(bytes).read(o, l)) };
+    const reader = new ReadAhead(failing, [loc(0, 10), loc(1000, 10)], { windowBytes: 1 });
+    expect((await reader.read()).byteLength).toBe(20);
+    await expect(reader.read()).rejects.toThrow('gone');
+  });
+});
+
+describe('ChunkWriter', () => {
+  /** A sink that resolves late and checks that no buffer changes while its write is pending. */
+  function slowSink(): ByteSink & { bytes: () => Uint8Array; writes: number[] } {
+    const mem = new MemorySink();
+    const writes: number[] = [];
+    return {
+      writes,
+      bytes: () => mem.bytes(),
+      async write(chunk) {
+        const snapshot = new Uint8Array(chunk);
+        writes.push(chunk.byteLength);
+        await new Promise((r) => setTimeout(r, 1));
+        expect(new Uint8Array(chunk)).toEqual(snapshot);
+        await mem.write(chunk);
+      },
+    };
+  }
+
+  it('hands over the same bytes, in chunks starting at multiples of 32, with aligned positions', async () => {
+    const sink = slowSink();
+    const w = new ChunkWriter(sink, 256);
+    const expected: number[] = [];
+    const data = randomBytes(5000, 3);
+    let k = 0;
+    for (let step = 0; k < data.length; step++) {
+      if (step % 3 === 0) {
+        const piece = data.subarray(k, Math.min(data.length, k + 1 + (step % 401)));
+        await w.write(piece);
+        expected.push(...piece);
+        k += piece.length;
+      } else {
+        // Encode in place, 34 bytes at a time (a Q8_0 block), checking the alignment invariant.
+        await w.ensure(34);
+        expect(w.at % 32).toBe(w.position % 32);
+        const piece = data.subarray(k, Math.min(data.length, k + 34));
+        w.chunk.set(piece, w.at);
+        w.advance(piece.length);
+        expected.push(...piece);
+        k += piece.length;
+      }
+    }
+    await w.finish();
+    expect([...sink.bytes()]).toEqual(expected);
+    expect(w.flushed).toBe(expected.length);
+    // Every write but the last ends at a multiple of 32.
+    let at = 0;
+    for (const n of sink.writes.slice(0, -1)) {
+      at += n;
+      expect(at % 32).toBe(0);
+    }
+  });
+
+  it('rethrows a failed write and can settle quietly', async () => {
+    const w = new ChunkWriter({ write: () => Promise.reject(new Error('disk full')) }, 128);
+    await w.write(new Uint8Array(200));
+    await expect(w.write(new Uint8Array(200))).rejects.toThrow('disk full');
+    await w.settle();
+  });
+});
+
+describe('moveElements', () => {
+  const ops: MovementOp[] = [
+    { op: 'transpose' },
+    { op: 'rows', start: 2, count: 3 },
+    { op: 'rowAxes', dims: [2, 2, -1], perm: [0, 2, 1] },
+    { op: 'rowBlocks', blockRows: 4, order: [2, 0, 1] },
+  ];
+  for (const op of ops) {
+    it(`${op.op} moves 16-bit elements as applyOp moves 32-bit ones`, () => {
+      const shape = [12, 5];
+      const bits = Uint32Array.from({ length: 60 }, (_, i) => i * 7919);
+      const wide = applyOp({ shape, bits }, op);
+      const narrow = moveElements(Uint16Array.from(bits, (b) => b & 0xffff), shape, op);
+      expect(narrow.shape).toEqual(wide.shape);
+      expect([...narrow.data]).toEqual([...wide.bits].map((b) => b & 0xffff));
+      expect(narrow.data).toBeInstanceOf(Uint16Array);
+    });
+  }
+});
