@@ -26,7 +26,8 @@ export class ChunkWriter {
     private readonly sink: ByteSink,
     chunkBytes = DEFAULT_CHUNK_BYTES,
   ) {
-    if (chunkBytes < 4 * CARRY_ALIGN || chunkBytes % CARRY_ALIGN !== 0) throw new RangeError(`chunk size ${chunkBytes} must be a multiple of ${CARRY_ALIGN}, at least ${4 * CARRY_ALIGN}`);
+    if (chunkBytes < 4 * CARRY_ALIGN || chunkBytes % CARRY_ALIGN !== 0)
+      throw new RangeError(`chunk size ${chunkBytes} must be a multiple of ${CARRY_ALIGN}, at least ${4 * CARRY_ALIGN}`);
     this.current = new Uint8Array(new ArrayBuffer(chunkBytes));
     this.other = new Uint8Array(new ArrayBuffer(chunkBytes));
   }

@@ -185,7 +185,11 @@ describe('moveElements', () => {
       const shape = [12, 5];
       const bits = Uint32Array.from({ length: 60 }, (_, i) => i * 7919);
       const wide = applyOp({ shape, bits }, op);
-      const narrow = moveElements(Uint16Array.from(bits, (b) => b & 0xffff), shape, op);
+      const narrow = moveElements(
+        Uint16Array.from(bits, (b) => b & 0xffff),
+        shape,
+        op,
+      );
       expect(narrow.shape).toEqual(wide.shape);
       expect([...narrow.data]).toEqual([...wide.bits].map((b) => b & 0xffff));
       expect(narrow.data).toBeInstanceOf(Uint16Array);

@@ -25,16 +25,50 @@ function words(n: number, seed: number): Uint32Array {
 
 /** f32 bit patterns at the edges of every encoder's behaviour. */
 const F32_EDGES = [
-  0x00000000, 0x80000000, // ±0
-  0x00000001, 0x807fffff, 0x00400000, // f32 subnormals
-  0x33000000, 0x33000001, 0x337fffff, 0x33800000, 0x33c00000, // around half the smallest f16 subnormal
-  0x387fc000, 0x387fe000, 0x387ff000, 0x38800000, 0x38801000, 0x38802000, // f16 subnormal/normal edge, ties
-  0x3f800000, 0x3f801000, 0x3f803000, 0x3f802000, 0x3f800fff, 0x3f801001, // ties to even at 1.0
-  0x3f808000, 0x3f818000, 0x3f817fff, // bf16 ties
-  0x477fe000, 0x477fefff, 0x477ff000, 0x477fffff, 0x47800000, // 65504, f16 overflow edge (65520 → inf)
-  0x7f7fffff, 0xff7fffff, 0x7f7f8000, // largest finite, rounds to inf in bf16
-  0x7f800000, 0xff800000, // ±inf
-  0x7fc00000, 0xffc00000, 0x7f800001, 0x7fa00001, 0x7f802000, 0x7fffffff, 0xffffffff, 0xff800001, 0x7f801fff, // NaN payloads
+  0x00000000,
+  0x80000000, // ±0
+  0x00000001,
+  0x807fffff,
+  0x00400000, // f32 subnormals
+  0x33000000,
+  0x33000001,
+  0x337fffff,
+  0x33800000,
+  0x33c00000, // around half the smallest f16 subnormal
+  0x387fc000,
+  0x387fe000,
+  0x387ff000,
+  0x38800000,
+  0x38801000,
+  0x38802000, // f16 subnormal/normal edge, ties
+  0x3f800000,
+  0x3f801000,
+  0x3f803000,
+  0x3f802000,
+  0x3f800fff,
+  0x3f801001, // ties to even at 1.0
+  0x3f808000,
+  0x3f818000,
+  0x3f817fff, // bf16 ties
+  0x477fe000,
+  0x477fefff,
+  0x477ff000,
+  0x477fffff,
+  0x47800000, // 65504, f16 overflow edge (65520 → inf)
+  0x7f7fffff,
+  0xff7fffff,
+  0x7f7f8000, // largest finite, rounds to inf in bf16
+  0x7f800000,
+  0xff800000, // ±inf
+  0x7fc00000,
+  0xffc00000,
+  0x7f800001,
+  0x7fa00001,
+  0x7f802000,
+  0x7fffffff,
+  0xffffffff,
+  0xff800001,
+  0x7f801fff, // NaN payloads
 ];
 
 function sourceOf(dtype: SourceDtype, n: number, seed: number): ElementArray {
