@@ -2,10 +2,11 @@ import { ConversionError, throwIfAborted, type AbortSignalLike } from './errors'
 import { alignUp } from './gguf/writer';
 import type { ByteSink, ByteSource } from './io';
 import { planHeader, type ConversionPlan, type PlannedTensor } from './plan';
-import { ChunkWriter } from './stream/chunk-writer';
-import { ReadAhead } from './stream/read-ahead';
+import { ChunkWriter, DEFAULT_CHUNK_BYTES } from './stream/chunk-writer';
+import { DEFAULT_WINDOW_BYTES, ReadAhead } from './stream/read-ahead';
 import { encodeTensor, type GgmlTypeName } from './tensor/encode';
 import { elementView, encodeElements, OUTPUT_UNIT, type ElementArray } from './tensor/kernels';
+import { acquireSimdArena } from './tensor/simd';
 import { applyOps, isMovementOp, moveElements, type MatrixOp, type MovementOp } from './tensor/ops';
 import { HOST_LITTLE_ENDIAN, readTensorF32, widenToF32Bits, type F32Tensor, type SourceDtype, type TensorLocation } from './tensor/read';
 
@@ -47,8 +48,12 @@ export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: B
       return loc;
     }),
   );
-  const reader = new ReadAhead(adapter, locations, { windowBytes: options.readWindowBytes });
-  const writer = new ChunkWriter(sink, options.chunkBytes);
+  const windowBytes = options.readWindowBytes ?? DEFAULT_WINDOW_BYTES;
+  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  // The reused buffers live in the SIMD kernels' memory when it is free: no copies in or out.
+  const arena = acquireSimdArena(ReadAhead.slabBytes(windowBytes), chunkBytes);
+  const reader = new ReadAhead(adapter, locations, { windowBytes, slabs: arena?.slabs });
+  const writer = new ChunkWriter(sink, chunkBytes, arena?.chunks);
   try {
     await writer.write(header);
     for (let i = 0; i < plan.tensors.length; i++) {
@@ -71,6 +76,10 @@ export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: B
     // Let the write in flight end before the caller closes or removes its target.
     await writer.settle();
     throw e;
+  } finally {
+    // A read still in flight (after a failure) must land before the slabs go to another user.
+    await reader.settle();
+    arena?.release();
   }
   const written = writer.flushed;
   if (written !== plan.totalBytes) throw new Error(`internal: wrote ${written} bytes, planned ${plan.totalBytes}`);

@@ -22,14 +22,21 @@ export class ChunkWriter {
   /** Bytes handed to the sink so far. */
   flushed = 0;
 
+  /**
+   * `buffers`: two chunks to use (e.g. in the SIMD kernels' memory, aligned to 32 bytes, so the
+   * kernels write in place); made if absent.
+   */
   constructor(
     private readonly sink: ByteSink,
     chunkBytes = DEFAULT_CHUNK_BYTES,
+    buffers?: [Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>],
   ) {
     if (chunkBytes < 4 * CARRY_ALIGN || chunkBytes % CARRY_ALIGN !== 0)
       throw new RangeError(`chunk size ${chunkBytes} must be a multiple of ${CARRY_ALIGN}, at least ${4 * CARRY_ALIGN}`);
-    this.current = new Uint8Array(new ArrayBuffer(chunkBytes));
-    this.other = new Uint8Array(new ArrayBuffer(chunkBytes));
+    if (buffers && buffers.some((b) => b.byteLength !== chunkBytes || b.byteOffset % CARRY_ALIGN !== 0))
+      throw new RangeError('chunk buffers must be aligned and of the chunk size');
+    this.current = buffers?.[0] ?? new Uint8Array(new ArrayBuffer(chunkBytes));
+    this.other = buffers?.[1] ?? new Uint8Array(new ArrayBuffer(chunkBytes));
   }
 
   /** The buffer to encode into, from `at`, at most `room` bytes. */

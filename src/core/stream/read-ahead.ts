@@ -13,6 +13,8 @@ export interface ReadAheadOptions {
   windowBytes?: number;
   /** Ranges closer than this are read as one (the bytes between are read and dropped). */
   gapBytes?: number;
+  /** Two buffers to reuse for sources with readInto (e.g. in the SIMD kernels' memory); made if absent. */
+  slabs?: [Uint8Array, Uint8Array];
 }
 
 /** 8 MiB windows: large reads, while two windows stay far below any memory concern. */
@@ -20,6 +22,8 @@ export const DEFAULT_WINDOW_BYTES = 8 * 1024 * 1024;
 const DEFAULT_GAP_BYTES = 4096;
 /** Runs are placed in a reused buffer at their file offset modulo this, keeping typed views aligned. */
 const PLACEMENT_ALIGN = 8;
+/** Room for the alignment of 64 runs in a slab; a window needing more gets its own buffers. */
+const SLAB_SLACK = 64 * 2 * PLACEMENT_ALIGN;
 
 interface Run {
   begin: number;
@@ -86,6 +90,12 @@ export class ReadAhead {
   ) {
     this.windowBytes = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
     this.windows = planWindows(locs, this.windowBytes, options.gapBytes ?? DEFAULT_GAP_BYTES);
+    if (options.slabs) [this.slabs[0], this.slabs[1]] = options.slabs;
+  }
+
+  /** Bytes of a slab: a window plus the slack its runs' alignment may take. */
+  static slabBytes(windowBytes = DEFAULT_WINDOW_BYTES): number {
+    return windowBytes + SLAB_SLACK;
   }
 
   /**
@@ -111,6 +121,11 @@ export class ReadAhead {
     return contiguousBytes(buf.subarray(loc.begin - window.runs[r]!.begin, loc.end - window.runs[r]!.begin), loc);
   }
 
+  /** Wait until no read is in flight (their results or failures are dropped). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.loading.values()].map((p) => p.catch(() => undefined)));
+  }
+
   private load(k: number): Promise<Window> {
     let p = this.loading.get(k);
     if (!p) {
@@ -126,9 +141,9 @@ export class ReadAhead {
     const buffers: Uint8Array[] = [];
     const readInto = this.source.readInto?.bind(this.source);
     const need = window.runs.reduce((a, r) => a + (r.end - r.begin) + 2 * PLACEMENT_ALIGN, 0);
-    if (readInto && need <= this.windowBytes + 64 * PLACEMENT_ALIGN) {
+    if (readInto && need <= this.windowBytes + SLAB_SLACK) {
       let slab = this.slabs[k % 2];
-      if (!slab || slab.byteLength < need) slab = this.slabs[k % 2] = new Uint8Array(Math.max(need, this.windowBytes + 64 * PLACEMENT_ALIGN));
+      if (!slab || slab.byteLength < need) slab = this.slabs[k % 2] = new Uint8Array(Math.max(need, this.windowBytes + SLAB_SLACK));
       let at = 0;
       for (const run of window.runs) {
         // Same alignment as in the file, so element views need no copy when the file's are aligned.

@@ -2,10 +2,11 @@
  * Every fast kernel against the plain path it replaces (widen to f32 bits, then encodeTensor):
  * bit-identical on every 16-bit input pattern, and on f32 edge values and random bit patterns.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeTensor, type GgmlTypeName } from './encode';
 import { elementView, encodeElements, OUTPUT_UNIT, type ElementArray } from './kernels';
 import { widenToF32Bits, type SourceDtype } from './read';
+import { setSimdEnabled, simdAvailable } from './simd';
 
 const TYPES: GgmlTypeName[] = ['F32', 'F16', 'BF16', 'Q8_0'];
 const DTYPES: SourceDtype[] = ['F32', 'F16', 'BF16'];
@@ -120,7 +121,17 @@ function firstDifference(a: Uint8Array, b: Uint8Array): number {
   return -1;
 }
 
-describe('fast kernels are bit-identical to the plain path', () => {
+describe.each([
+  ['WebAssembly SIMD', true],
+  ['JavaScript', false],
+] as const)('%s kernels are bit-identical to the plain path', (_name, simd) => {
+  beforeAll(() => {
+    setSimdEnabled(simd);
+  });
+  afterAll(() => {
+    setSimdEnabled(true);
+  });
+
   for (const dtype of DTYPES) {
     for (const type of TYPES) {
       it(`${dtype} → ${type}`, () => {
@@ -155,6 +166,22 @@ describe('fast kernels are bit-identical to the plain path', () => {
     for (let i = 160; i < 192; i++) f[i] = -((i - 160) % 3) / 254;
     const bits = new Uint32Array(f.buffer);
     expect(firstDifference(fast('F32', bits, 'Q8_0'), plain('F32', bits, 'Q8_0'))).toBe(-1);
+  });
+
+  it('across the SIMD pieces (over 1 MiB) with a tail that fills no vector', () => {
+    for (const dtype of DTYPES) {
+      for (const type of TYPES) {
+        const n = type === 'Q8_0' ? 32 * 9001 : 300_005;
+        const src = sourceOf(dtype, n, 12345);
+        expect(firstDifference(fast(dtype, src, type, 32, 3), plain(dtype, src, type)), `${dtype} → ${type}`).toBe(-1);
+      }
+    }
+  });
+});
+
+describe('SIMD kernels', () => {
+  it('are available in this engine (Node has WebAssembly SIMD)', () => {
+    expect(simdAvailable()).toBe(true);
   });
 });
 

@@ -20,6 +20,7 @@ import { f32BitsToBf16Bits } from './bf16';
 import { f16BitsToF32Bits, f32BitsToF16Bits } from './f16';
 import type { GgmlTypeName } from './encode';
 import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from './q8_0';
+import { encodeElementsSimd } from './simd';
 import type { SourceDtype } from './read';
 
 /** Elements as their bit patterns: Uint16Array for F16/BF16, Uint32Array for F32. */
@@ -163,9 +164,16 @@ function f32Bits(x: number): number {
 /**
  * Encode `count` source elements `src[from …]` as `type` into `out` at byte `at`, which must be
  * aligned to the output element size (2 for F16/BF16, 4 for F32). For Q8_0, `count` is a multiple
- * of 32. Returns the bytes written.
+ * of 32. Returns the bytes written. Uses the WebAssembly SIMD kernels where there is one for the
+ * pair (simd.ts), else the JavaScript ones.
  */
 export function encodeElements(dtype: SourceDtype, src: ElementArray, from: number, count: number, type: GgmlTypeName, out: Uint8Array, at: number): number {
+  const viaSimd = encodeElementsSimd(dtype, src, from, count, type, out, at, (s, f, c, o, a) => encodeElementsJs(dtype, s, f, c, type, o, a));
+  return viaSimd >= 0 ? viaSimd : encodeElementsJs(dtype, src, from, count, type, out, at);
+}
+
+/** The JavaScript kernels: `encodeElements` without SIMD. */
+export function encodeElementsJs(dtype: SourceDtype, src: ElementArray, from: number, count: number, type: GgmlTypeName, out: Uint8Array, at: number): number {
   const byteOffset = out.byteOffset + at;
   switch (type) {
     case 'F32': {

@@ -1,0 +1,279 @@
+/**
+ * Generates the WebAssembly SIMD kernels (src/core/tensor/simd.wat, readable) and their binary
+ * (src/core/tensor/simd-module.ts, base64), with wabt's WAT compiler (a devDependency: the app
+ * and the CLI load the committed binary and need no compiler).
+ *
+ *   npx tsx scripts/build-simd.ts          write both files
+ *   npx tsx scripts/build-simd.ts --check  exit 1 if the committed files are not what this makes
+ *
+ * The WAT is written from small expression builders so that the per-lane conversions are
+ * inlined into each loop (no calls in the hot loops). Every kernel's semantics are the scalar
+ * encoders' (src/core/tensor/f16.ts, bf16.ts, q8_0.ts); kernels.spec.ts proves them bit-identical.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import wabtInit from 'wabt';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const WAT_PATH = join(ROOT, 'src/core/tensor/simd.wat');
+const MODULE_PATH = join(ROOT, 'src/core/tensor/simd-module.ts');
+
+const i32x4 = (v: number | string) => `(v128.const i32x4 ${v} ${v} ${v} ${v})`;
+
+/**
+ * The module's memory, fixed (never grown, so views of it stay valid): 2 MiB of scratch for
+ * copied pieces, then an arena for the converter's reused buffers (two read windows of 8 MiB
+ * plus alignment slack, two 4 MiB output chunks), which then need no copy in or out. 28 MiB.
+ */
+const MEMORY_PAGES = 448;
+
+/**
+ * f32 bit patterns (i32x4) → f16 bit patterns in the low half of each lane, as f32BitsToF16Bits:
+ * normal range by integer rounding (ties to even, a carry into the exponent is right), results
+ * below the f16 normal range by the exact float sum |x| + 0.5 (whose ulp is the f16 subnormal
+ * step, rounded to nearest even by the hardware), overflow to infinity, NaN keeping the top 10
+ * payload bits (a payload that would vanish becomes 1).
+ */
+function f32ToF16(f: string, m: string): string[] {
+  return [
+    `(local.set $f ${f})`,
+    `(local.set ${m} (v128.and (local.get $f) ${i32x4('0x7fffffff')}))`,
+    `(local.set $nm (v128.and (i32x4.shr_u (local.get ${m}) (i32.const 13)) ${i32x4('0x3ff')}))`,
+    `(local.set $h
+      (v128.bitselect
+        (i32x4.sub (f32x4.add (local.get ${m}) (v128.const f32x4 0.5 0.5 0.5 0.5)) ${i32x4('0x3f000000')})
+        (i32x4.sub
+          (i32x4.shr_u
+            (i32x4.add (i32x4.add (local.get ${m}) ${i32x4('0xfff')}) (v128.and (i32x4.shr_u (local.get ${m}) (i32.const 13)) ${i32x4(1)}))
+            (i32.const 13))
+          ${i32x4('0x1c000')})
+        (i32x4.lt_u (local.get ${m}) ${i32x4('0x38800000')})))`,
+    `(local.set $h (v128.bitselect ${i32x4('0x7c00')} (local.get $h) (i32x4.ge_u (local.get ${m}) ${i32x4('0x47800000')})))`,
+    `(local.set $h
+      (v128.bitselect
+        (v128.or (v128.or (local.get $nm) ${i32x4('0x7c00')}) (v128.and (i32x4.eq (local.get $nm) ${i32x4(0)}) ${i32x4(1)}))
+        (local.get $h)
+        (i32x4.gt_u (local.get ${m}) ${i32x4('0x7f800000')})))`,
+    `(local.set $h (v128.or (local.get $h) (v128.and (i32x4.shr_u (local.get $f) (i32.const 16)) ${i32x4('0x8000')})))`,
+  ];
+}
+
+/** The low 16 bits of each i32 lane of a and b, as eight 16-bit lanes. */
+const narrow16 = (a: string, b: string) => `(i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 ${a} ${b})`;
+/** The high 16 bits of each i32 lane of a and b. */
+const high16 = (a: string, b: string) => `(i8x16.shuffle 2 3 6 7 10 11 14 15 18 19 22 23 26 27 30 31 ${a} ${b})`;
+const widenLow = (v: string) => `(i32x4.shl (i32x4.extend_low_i16x8_u ${v}) (i32.const 16))`;
+const widenHigh = (v: string) => `(i32x4.shl (i32x4.extend_high_i16x8_u ${v}) (i32.const 16))`;
+
+/** A loop over `n` elements, `step` bytes of source and `out` bytes of output per iteration. */
+function loop(name: string, inBytes: number, outBytes: number, locals: string, body: string[]): string {
+  return `
+  (func (export "${name}") (param $src i32) (param $dst i32) (param $n i32)
+    (local $end i32) ${locals}
+    ;; n: elements, a multiple of 8
+    (local.set $end (i32.add (local.get $src) (i32.mul (local.get $n) (i32.const ${inBytes / 8}))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        ${body.join('\n        ')}
+        (local.set $src (i32.add (local.get $src) (i32.const ${inBytes})))
+        (local.set $dst (i32.add (local.get $dst) (i32.const ${outBytes})))
+        (br $next))))`;
+}
+
+const CONVERT_LOCALS = '(local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)';
+
+/** f16 bits of two f32x4 groups (expressions), stored as 8 halves at $dst. */
+function storeF16(a: string, b: string): string[] {
+  return [
+    ...f32ToF16(a, '$m'),
+    '(local.set $lo (local.get $h))',
+    ...f32ToF16(b, '$m'),
+    `(v128.store (local.get $dst) ${narrow16('(local.get $lo)', '(local.get $h)')})`,
+  ];
+}
+
+const i16x8 = (v: number | string) => `(v128.const i16x8 ${Array(8).fill(v).join(' ')})`;
+
+/**
+ * BF16 → F16 on eight 16-bit lanes at once. A bf16 has 7 mantissa bits, so in the f16 normal
+ * range the result is exact: rebias the exponent and shift (no rounding). Overflow is infinity;
+ * NaN keeps its payload (never empty: a bf16 NaN has a payload bit in the 7 kept); only results
+ * below the f16 normal range round, by the f32 sum |x| + 0.5 as in f32ToF16.
+ */
+function bf16ToF16(): string[] {
+  const sub = (widen: (v: string) => string) => `(i32x4.sub (f32x4.add ${widen('(local.get $m)')} (v128.const f32x4 0.5 0.5 0.5 0.5)) ${i32x4('0x3f000000')})`;
+  return [
+    '(local.set $v (v128.load (local.get $src)))',
+    `(local.set $m (v128.and (local.get $v) ${i16x8('0x7fff')}))`,
+    `(local.set $h (i16x8.shl (i16x8.sub (local.get $m) ${i16x8('0x3800')}) (i32.const 3)))`,
+    // Only when a lane is outside the f16 normal range (m - 0x3880 wraps past 0x0f00) are the
+    // subnormal, overflow and NaN cases worked out.
+    `(if (v128.any_true (i16x8.ge_u (i16x8.sub (local.get $m) ${i16x8('0x3880')}) ${i16x8('0x0f00')}))
+      (then
+        (local.set $h (v128.bitselect ${narrow16(sub(widenLow), sub(widenHigh))} (local.get $h) (i16x8.lt_u (local.get $m) ${i16x8('0x3880')})))
+        (local.set $h (v128.bitselect ${i16x8('0x7c00')} (local.get $h) (i16x8.ge_u (local.get $m) ${i16x8('0x4780')})))
+        (local.set $h (v128.bitselect
+          (v128.or ${i16x8('0x7c00')} (i16x8.shl (v128.and (local.get $m) ${i16x8('0x7f')}) (i32.const 3)))
+          (local.get $h)
+          (i16x8.gt_u (local.get $m) ${i16x8('0x7f80')})))))`,
+    `(v128.store (local.get $dst) (v128.or (local.get $h) (v128.and (local.get $v) ${i16x8('0x8000')})))`,
+  ];
+}
+
+/** f32 bits → bf16 bits (i32x4, result in the high half): NaN quieted, else ties to even. */
+function f32ToBf16(f: string): string {
+  return `(v128.bitselect
+      (v128.or ${f} ${i32x4('0x00400000')})
+      (i32x4.add (i32x4.add ${f} ${i32x4('0x7fff')}) (v128.and (i32x4.shr_u ${f} (i32.const 16)) ${i32x4(1)}))
+      (i32x4.gt_u (v128.and ${f} ${i32x4('0x7fffffff')}) ${i32x4('0x7f800000')}))`;
+}
+
+/**
+ * One Q8_0 block from eight f32x4 locals $v0..$v7, as encodeQ8_0: d = f32(amax / 127) stored as
+ * f16, q = round half away from zero of f32(x · f32(1/d)) (1/d is 0 when d is 0), computed as
+ * trunc(|x|) plus one when the exact fraction is at least 0.5. A block holding a NaN or an
+ * infinity, or whose 1/d overflows, is left to the caller (the function returns how many blocks
+ * it did): NaN bit patterns never depend on the hardware, and every lane here is finite with
+ * |x| < 2^8 (|v| ≤ amax and 1/d ≈ 127 / amax).
+ */
+function q8Block(): string[] {
+  const v = (k: number) => `(local.get $v${k})`;
+  // |v| as integer bit patterns: their order is the magnitudes' order, and a NaN is above +inf.
+  const absBits = (k: number) => `(v128.and ${v(k)} ${i32x4('0x7fffffff')})`;
+  const max = (a: string, b: string) => `(i32x4.max_u ${a} ${b})`;
+  const lanes: string[] = [];
+  for (let k = 0; k < 8; k++) {
+    lanes.push(
+      `(local.set $x (f32x4.mul ${v(k)} (local.get $id)))`,
+      `(local.set $a (v128.and (local.get $x) ${i32x4('0x7fffffff')}))`,
+      '(local.set $t (f32x4.trunc (local.get $a)))',
+      // |x| < 2^8 here, so t + 2^23 holds t exactly in its low mantissa bits: its bits minus
+      // those of 2^23 are the integer; subtracting the mask (-1 where the fraction is ≥ 0.5)
+      // rounds half away from zero. Then x's sign: (r ^ s) - s, s = x >> 31.
+      `(local.set $t
+        (i32x4.sub
+          (i32x4.sub (f32x4.add (local.get $t) (v128.const f32x4 8388608 8388608 8388608 8388608)) ${i32x4('0x4b000000')})
+          (f32x4.ge (f32x4.sub (local.get $a) (local.get $t)) (v128.const f32x4 0.5 0.5 0.5 0.5))))`,
+      '(local.set $m (i32x4.shr_s (local.get $x) (i32.const 31)))',
+      `(local.set $q${k} (i32x4.sub (v128.xor (local.get $t) (local.get $m)) (local.get $m)))`,
+    );
+  }
+  const bytes8 = (a: number, b: number) => `(i8x16.shuffle 0 4 8 12 16 20 24 28 0 0 0 0 0 0 0 0 (local.get $q${a}) (local.get $q${b}))`;
+  const bytes16 = (a: number) => `(i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 ${bytes8(a, a + 1)} ${bytes8(a + 2, a + 3)})`;
+  return [
+    `(local.set $a ${max(max(max(absBits(0), absBits(1)), max(absBits(2), absBits(3))), max(max(absBits(4), absBits(5)), max(absBits(6), absBits(7))))})`,
+    '(local.set $a (i32x4.max_u (local.get $a) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a) (local.get $a))))',
+    '(local.set $a (i32x4.max_u (local.get $a) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $a) (local.get $a))))',
+    // A NaN or an infinity in the block: left to the caller.
+    '(br_if $done (i32.ge_u (i32x4.extract_lane 0 (local.get $a)) (i32.const 0x7f800000)))',
+    '(local.set $amax (f32x4.extract_lane 0 (local.get $a)))',
+    '(local.set $d (f32.div (local.get $amax) (f32.const 127)))',
+    '(local.set $idf (select (f32.const 0) (f32.div (f32.const 1) (local.get $d)) (f32.eq (local.get $d) (f32.const 0))))',
+    // 1/d overflowed (amax is tiny): left to the caller too, so no lane meets an infinity.
+    '(br_if $done (f32.eq (local.get $idf) (f32.const inf)))',
+    '(local.set $id (f32x4.splat (local.get $idf)))',
+    // d as f16, in scalar code: d is positive and finite, so no sign, NaN or infinity.
+    '(local.set $db (i32.reinterpret_f32 (local.get $d)))',
+    `(i32.store16 (local.get $dst)
+      (select
+        (i32.sub (i32.reinterpret_f32 (f32.add (local.get $d) (f32.const 0.5))) (i32.const 0x3f000000))
+        (select
+          (i32.const 0x7c00)
+          (i32.sub (i32.shr_u (i32.add (i32.add (local.get $db) (i32.const 0xfff)) (i32.and (i32.shr_u (local.get $db) (i32.const 13)) (i32.const 1))) (i32.const 13)) (i32.const 0x1c000))
+          (i32.ge_u (local.get $db) (i32.const 0x47800000)))
+        (i32.lt_u (local.get $db) (i32.const 0x38800000))))`,
+    ...lanes,
+    `(v128.store offset=2 align=1 (local.get $dst) ${bytes16(0)})`,
+    `(v128.store offset=18 align=1 (local.get $dst) ${bytes16(4)})`,
+  ];
+}
+
+function q8Loop(name: string, inBytesPerBlock: number, load: string[]): string {
+  const locals = [
+    ...Array.from({ length: 8 }, (_, k) => `(local $v${k} v128) (local $q${k} v128)`),
+    '(local $f v128) (local $a v128) (local $x v128) (local $t v128) (local $id v128) (local $m v128) (local $nm v128) (local $h v128)',
+    '(local $amax f32) (local $d f32) (local $idf f32) (local $db i32) (local $count i32) (local $v v128) (local $w v128)',
+  ].join(' ');
+  return `
+  (func (export "${name}") (param $src i32) (param $dst i32) (param $blocks i32) (result i32)
+    ${locals}
+    ;; returns the blocks done: all of them, or up to the first whose amax is NaN
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $count) (local.get $blocks)))
+        ${[...load, ...q8Block()].join('\n        ')}
+        (local.set $src (i32.add (local.get $src) (i32.const ${inBytesPerBlock})))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 34)))
+        (local.set $count (i32.add (local.get $count) (i32.const 1)))
+        (br $next)))
+    (local.get $count))`;
+}
+
+export function simdWat(): string {
+  const f32Loads = Array.from({ length: 8 }, (_, k) => `(local.set $v${k} (v128.load offset=${16 * k} (local.get $src)))`);
+  const bf16Loads = Array.from({ length: 4 }, (_, k) => [
+    `(local.set $v (v128.load offset=${16 * k} (local.get $src)))`,
+    `(local.set $v${2 * k} ${widenLow('(local.get $v)')})`,
+    `(local.set $v${2 * k + 1} ${widenHigh('(local.get $v)')})`,
+  ]).flat();
+  return `;; Generated by scripts/build-simd.ts: edit that file, then run it.
+(module
+  (memory (export "memory") ${MEMORY_PAGES} ${MEMORY_PAGES})
+${loop('bf16_to_f16', 16, 16, CONVERT_LOCALS, bf16ToF16())}
+${loop('f32_to_f16', 32, 16, CONVERT_LOCALS, storeF16('(v128.load (local.get $src))', '(v128.load offset=16 (local.get $src))'))}
+${loop('f32_to_bf16', 32, 16, CONVERT_LOCALS, [
+  `(v128.store (local.get $dst) ${high16(f32ToBf16('(v128.load (local.get $src))'), f32ToBf16('(v128.load offset=16 (local.get $src))'))})`,
+])}
+${loop('bf16_to_bf16', 16, 16, CONVERT_LOCALS, [
+  '(local.set $v (v128.load (local.get $src)))',
+  `(v128.store (local.get $dst) (v128.or (local.get $v) (v128.and (i16x8.gt_u (v128.and (local.get $v) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)) (v128.const i16x8 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80)) (v128.const i16x8 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40))))`,
+])}
+${loop('bf16_to_f32', 16, 32, CONVERT_LOCALS, [
+  '(local.set $v (v128.load (local.get $src)))',
+  `(v128.store (local.get $dst) ${widenLow('(local.get $v)')})`,
+  `(v128.store offset=16 (local.get $dst) ${widenHigh('(local.get $v)')})`,
+])}
+${q8Loop('q8_0_f32', 128, f32Loads)}
+${q8Loop('q8_0_bf16', 64, bf16Loads)}
+)
+`;
+}
+
+async function compile(wat: string): Promise<Uint8Array> {
+  const wabt = await wabtInit();
+  const mod = wabt.parseWat('simd.wat', wat, { simd: true });
+  mod.resolveNames();
+  mod.validate();
+  const { buffer } = mod.toBinary({ log: false, write_debug_names: false });
+  mod.destroy();
+  return buffer;
+}
+
+export async function simdModuleSource(): Promise<{ wat: string; ts: string }> {
+  const wat = simdWat();
+  const b64 = Buffer.from(await compile(wat)).toString('base64');
+  const lines = b64.match(/.{1,120}/g) ?? [];
+  const ts = `// Generated by scripts/build-simd.ts from simd.wat: do not edit.
+/** The SIMD kernels' WebAssembly module, base64. */
+export const SIMD_MODULE_BASE64 =
+${lines.map((l, i) => `  '${l}'${i < lines.length - 1 ? ' +' : ';'}`).join('\n')}
+`;
+  return { wat, ts };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { wat, ts } = await simdModuleSource();
+  if (process.argv.includes('--check')) {
+    const same = readFileSync(WAT_PATH, 'utf8') === wat && readFileSync(MODULE_PATH, 'utf8') === ts;
+    if (!same) {
+      console.error('src/core/tensor/simd.wat / simd-module.ts are stale: run npx tsx scripts/build-simd.ts');
+      process.exit(1);
+    }
+  } else {
+    writeFileSync(WAT_PATH, wat);
+    writeFileSync(MODULE_PATH, ts);
+    console.log(`wrote ${WAT_PATH} and ${MODULE_PATH}`);
+  }
+}

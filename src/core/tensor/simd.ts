@@ -1,0 +1,225 @@
+/**
+ * The WebAssembly SIMD kernels (scripts/build-simd.ts → simd.wat → simd-module.ts): BF16/F32 →
+ * F16, F32 → BF16, BF16 → BF16 (NaNs quieted), BF16 → F32, and BF16/F32 → Q8_0, eight or more
+ * values per instruction where the JavaScript loops do one. Used when the engine has WebAssembly
+ * with SIMD (every current browser and Node); otherwise, or when switched off, the JavaScript
+ * kernels do the same work. Both are bit-identical to the scalar encoders (kernels.spec.ts).
+ *
+ * Data is copied into the module's memory in pieces of at most 1 MiB, converted there, and
+ * copied out: two memory copies are far cheaper than the per-element loops they replace.
+ */
+import type { GgmlTypeName } from './encode';
+import { SIMD_MODULE_BASE64 } from './simd-module';
+import type { SourceDtype } from './read';
+
+interface SimdExports {
+  memory: { buffer: ArrayBuffer };
+  bf16_to_f16(src: number, dst: number, n: number): void;
+  f32_to_f16(src: number, dst: number, n: number): void;
+  f32_to_bf16(src: number, dst: number, n: number): void;
+  bf16_to_bf16(src: number, dst: number, n: number): void;
+  bf16_to_f32(src: number, dst: number, n: number): void;
+  q8_0_f32(src: number, dst: number, blocks: number): number;
+  q8_0_bf16(src: number, dst: number, blocks: number): number;
+}
+
+/** The engine's WebAssembly API, as far as it is used here (the core compiles without DOM or Node types). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+
+/** Input at 0, output at 1 MiB: each at most 1 MiB per call. The arena follows (see acquireSimdArena). */
+const IN = 0;
+const OUT = 1 << 20;
+export const SIMD_PIECE_BYTES = 1 << 20;
+const ARENA = 2 << 20;
+
+let loaded: SimdExports | null | undefined;
+let enabled = true;
+
+function decodeBase64(text: string): Uint8Array {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const clean = text.replace(/=+$/, '');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let bits = 0;
+  let value = 0;
+  let at = 0;
+  for (const ch of clean) {
+    value = (value << 6) | alphabet.indexOf(ch);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[at++] = (value >>> bits) & 0xff;
+    }
+  }
+  return out;
+}
+
+function load(): SimdExports | null {
+  if (loaded === undefined) {
+    try {
+      const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+      // Compiling fails where SIMD is not supported: then the JavaScript kernels serve.
+      loaded = wasm ? (new wasm.Instance(new wasm.Module(decodeBase64(SIMD_MODULE_BASE64)), {}).exports as SimdExports) : null;
+    } catch {
+      loaded = null;
+    }
+  }
+  return loaded;
+}
+
+/** Turn the SIMD kernels off or on (tests and benchmarks compare both). Returns whether they are available. */
+export function setSimdEnabled(on: boolean): boolean {
+  enabled = on;
+  return load() !== null;
+}
+
+export function simdAvailable(): boolean {
+  return load() !== null;
+}
+
+type Kernel = { run: (e: SimdExports, src: number, dst: number, n: number) => number; inBytes: number; outBytes: number; q8: boolean };
+
+const conv = (name: 'bf16_to_f16' | 'f32_to_f16' | 'f32_to_bf16' | 'bf16_to_bf16' | 'bf16_to_f32', inBytes: number, outBytes: number): Kernel => ({
+  run: (e, s, d, n) => {
+    e[name](s, d, n);
+    return n;
+  },
+  inBytes,
+  outBytes,
+  q8: false,
+});
+const q8 = (name: 'q8_0_f32' | 'q8_0_bf16', inBytes: number): Kernel => ({
+  run: (e, s, d, blocks) => e[name](s, d, blocks),
+  inBytes,
+  outBytes: 34 / 32,
+  q8: true,
+});
+
+const KERNELS: Partial<Record<`${SourceDtype}>${GgmlTypeName}`, Kernel>> = {
+  'BF16>F16': conv('bf16_to_f16', 2, 2),
+  'F32>F16': conv('f32_to_f16', 4, 2),
+  'F32>BF16': conv('f32_to_bf16', 4, 2),
+  'BF16>BF16': conv('bf16_to_bf16', 2, 2),
+  'BF16>F32': conv('bf16_to_f32', 2, 4),
+  'F32>Q8_0': q8('q8_0_f32', 4),
+  'BF16>Q8_0': q8('q8_0_bf16', 2),
+};
+
+/** What the JavaScript kernels do for the few elements the SIMD ones leave (tails, NaN blocks). */
+export type FallbackKernel = (src: Uint16Array | Uint32Array, from: number, count: number, out: Uint8Array, at: number) => number;
+
+/**
+ * Encode with a SIMD kernel if there is one for this pair; returns the bytes written, or -1 when
+ * the caller's JavaScript kernel must do it. `fallback` encodes the leftovers: the last elements
+ * that do not fill a vector, and Q8_0 blocks holding a NaN.
+ */
+export function encodeElementsSimd(
+  dtype: SourceDtype,
+  src: Uint16Array | Uint32Array,
+  from: number,
+  count: number,
+  type: GgmlTypeName,
+  out: Uint8Array,
+  at: number,
+  fallback: FallbackKernel,
+): number {
+  const kernel = enabled ? KERNELS[`${dtype}>${type}`] : undefined;
+  const e = kernel ? load() : null;
+  if (!kernel || !e) return -1;
+  const mem = new Uint8Array(e.memory.buffer);
+  // Buffers from the arena are in the module's memory already: the kernel works on them in place.
+  if (src.buffer === e.memory.buffer && out.buffer === e.memory.buffer && !kernel.q8) {
+    const n = count - (count % 8);
+    kernel.run(e, src.byteOffset + from * kernel.inBytes, out.byteOffset + at, n);
+    const bytes = n * kernel.outBytes;
+    return n < count ? bytes + fallback(src, from + n, count - n, out, at + bytes) : bytes;
+  }
+  if (src.buffer === e.memory.buffer && out.buffer === e.memory.buffer) {
+    const blocks = count / 32;
+    let b = 0;
+    const base = out.byteOffset + at;
+    while (b < blocks) {
+      b += kernel.run(e, src.byteOffset + (from + b * 32) * kernel.inBytes, base + b * 34, blocks - b);
+      if (b < blocks) {
+        fallback(src, from + b * 32, 32, out, at + b * 34);
+        b++;
+      }
+    }
+    return blocks * 34;
+  }
+  const srcBytes = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+  // Whole vectors (8 values) or whole Q8_0 blocks (32) per piece; the piece fits in 1 MiB both ways.
+  const unit = kernel.q8 ? 32 : 8;
+  const perPiece = Math.floor(SIMD_PIECE_BYTES / Math.max(kernel.inBytes, kernel.outBytes) / unit) * unit;
+  const outPerElement = kernel.outBytes;
+  let done = 0;
+  let pos = at;
+  while (done < count) {
+    const n = Math.min(perPiece, count - done);
+    const vectorised = Math.floor(n / unit) * unit;
+    if (vectorised > 0) {
+      const first = from + done;
+      mem.set(srcBytes.subarray(first * kernel.inBytes, (first + vectorised) * kernel.inBytes), IN);
+      if (kernel.q8) {
+        const blocks = vectorised / 32;
+        let b = 0;
+        while (b < blocks) {
+          b += kernel.run(e, IN + b * 32 * kernel.inBytes, OUT + b * 34, blocks - b);
+          if (b < blocks) {
+            fallback(src, first + b * 32, 32, mem, OUT + b * 34);
+            b++;
+          }
+        }
+      } else {
+        kernel.run(e, IN, OUT, vectorised);
+      }
+      const bytes = vectorised * outPerElement;
+      out.set(mem.subarray(OUT, OUT + bytes), pos);
+      pos += bytes;
+    }
+    if (vectorised < n) pos += fallback(src, from + done + vectorised, n - vectorised, out, pos);
+    done += n;
+  }
+  return pos - at;
+}
+
+/**
+ * The converter's reused buffers, placed in the module's memory so the kernels read and write
+ * them in place: two read slabs and two output chunks. One conversion holds the arena at a
+ * time; another one running meanwhile gets null and uses ordinary buffers (and the copying path).
+ */
+export interface SimdArena {
+  slabs: [Uint8Array, Uint8Array];
+  chunks: [Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>];
+  release(): void;
+}
+
+let arenaHeld = false;
+
+export function acquireSimdArena(slabBytes: number, chunkBytes: number): SimdArena | null {
+  const e = enabled ? load() : null;
+  if (!e || arenaHeld) return null;
+  const size = e.memory.buffer.byteLength;
+  // 64-byte boundaries: every view is aligned for any element type.
+  const round = (n: number) => Math.ceil(n / 64) * 64;
+  if (ARENA + 2 * round(slabBytes) + 2 * round(chunkBytes) > size) return null;
+  arenaHeld = true;
+  const buffer = e.memory.buffer;
+  let at = ARENA;
+  const take = (n: number) => {
+    const view = new Uint8Array(buffer, at, n);
+    at += round(n);
+    return view;
+  };
+  let released = false;
+  return {
+    slabs: [take(slabBytes), take(slabBytes)],
+    chunks: [take(chunkBytes), take(chunkBytes)],
+    release() {
+      if (!released) arenaHeld = false;
+      released = true;
+    },
+  };
+}
