@@ -112,9 +112,12 @@ export class AtomicFileSink implements ByteSink {
     this.position += chunk.byteLength;
   }
 
-  /** Flush, close and move into place. */
+  /**
+   * Close and move into place. No fsync: like a plain copy (and llama.cpp's own converter) the
+   * file is left to the kernel's write-back, which an fsync of a multi-GB output would wait for
+   * at disk speed; the rename is what makes a failed or interrupted run leave nothing behind.
+   */
   async commit(overwrite: boolean): Promise<void> {
-    await this.handle.sync();
     await this.handle.close();
     if (overwrite) {
       await rename(this.tempPath, this.path);

@@ -13,12 +13,11 @@ import {
   openHubAdapter,
   openHubFile,
   resolveBaseConfig,
-  type ByteSink,
   type ByteSource,
   type InspectInput,
   type InspectOptions,
 } from '../src/core';
-import { blobSource, syncHandleSink, writableSink, type BufferedSink } from './file-io';
+import { blobSource, syncHandleSink, writableSink, type FlushableSink } from './file-io';
 import type { ConversionInputs, ConverterApi, ConvertResult, HubAdapterSource, HubOpened, SaveTarget, WorkerProgress } from './protocol';
 import { registerErrorTransfer } from './protocol';
 import { recognizeFiles, MAX_CONFIG_BYTES } from './recognize';
@@ -73,7 +72,7 @@ async function readInputs(inputs: ConversionInputs): Promise<InspectInput> {
 }
 
 interface OpenedTarget {
-  sink: ByteSink & Pick<BufferedSink, 'flush'>;
+  sink: FlushableSink;
   /** Flush and close; the file as now on disk. */
   commit(): Promise<File>;
   /** Leave nothing behind: abort the writable / remove the temporary file. Never throws. */

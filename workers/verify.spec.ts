@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { bytesSource, convert, inspect, MemorySink, type ConversionError } from '../src/core';
 import { caseInput, referenceCases } from '../test/helpers/fixtures';
-import { BufferedSink, blobSource, syncHandleSink } from './file-io';
+import { blobSource, syncHandleSink, writableSink } from './file-io';
 import { verifyOutput } from './verify';
 
 async function converted(caseName: string, outtype: 'f16' | 'q8_0' | 'f32') {
@@ -53,41 +53,15 @@ describe('verifyOutput (read back with @huggingface/gguf)', () => {
 });
 
 describe('worker sinks and sources', () => {
-  test('BufferedSink: fixed-size chunks, bytes in order, one write in flight at a time', async () => {
-    const out: number[][] = [];
-    let inflight = 0;
-    let maxInflight = 0;
-    const sink = new BufferedSink(async (c) => {
-      inflight++;
-      maxInflight = Math.max(maxInflight, inflight);
-      const copy = Array.from(c);
-      await new Promise((r) => setTimeout(r, 5));
-      out.push(copy);
-      inflight--;
-    }, 16);
-    const all: number[] = [];
-    const put = async (bytes: number[]) => {
-      all.push(...bytes);
-      await sink.write(Uint8Array.from(bytes));
-    };
-    await put([1, 2, 3]);
-    await put([4, 5]);
-    await put(Array.from({ length: 40 }, (_, i) => 100 + i));
-    await put([6]);
+  test('writableSink hands each chunk to the writable, in order, and passes its failures on', async () => {
+    const got: number[][] = [];
+    const sink = writableSink({ write: async (c) => void got.push([...c]) });
+    await sink.write(Uint8Array.of(1, 2));
+    await sink.write(Uint8Array.of(3));
     await sink.flush();
-    expect(out.map((c) => c.length)).toEqual([16, 16, 14]);
-    expect(out.flat()).toEqual(all);
-    expect(maxInflight).toBe(1);
-    expect(sink.written).toBe(46);
-  });
-
-  test('BufferedSink: a failed write surfaces at the next write or at flush', async () => {
-    const sink = new BufferedSink(() => Promise.reject(new Error('disk gone')), 4);
-    await sink.write(new Uint8Array(4));
-    await expect(sink.write(new Uint8Array(4))).rejects.toThrow('disk gone');
-    const sink2 = new BufferedSink(() => Promise.reject(new Error('disk gone')), 4);
-    await sink2.write(new Uint8Array(2));
-    await expect(sink2.flush()).rejects.toThrow('disk gone');
+    expect(got).toEqual([[1, 2], [3]]);
+    const failing = writableSink({ write: () => Promise.reject(new Error('permission revoked')) });
+    await expect(failing.write(Uint8Array.of(1))).rejects.toThrow('permission revoked');
   });
 
   test('syncHandleSink writes at increasing offsets and fails loudly on a short write (full disk)', async () => {
@@ -102,9 +76,7 @@ describe('worker sinks and sources', () => {
       },
     });
     await sink.write(new Uint8Array(6));
-    await sink.flush();
-    await sink.write(new Uint8Array(6));
-    await expect(sink.flush()).rejects.toMatchObject({ code: 'io' });
+    await expect(sink.write(new Uint8Array(6))).rejects.toMatchObject({ code: 'io' });
     expect(writes).toEqual([
       [0, 6],
       [6, 4],
