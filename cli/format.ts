@@ -13,6 +13,12 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
 }
 
+/** "0.62 s, 1540 MiB/s": how long a conversion took, and its speed in bytes of input per second. */
+export function formatDuration(seconds: number, inputBytes: number): string {
+  const rate = inputBytes / 2 ** 20 / Math.max(seconds, 1e-6);
+  return `${seconds.toFixed(seconds < 10 ? 2 : 1)} s, ${rate.toFixed(rate < 10 ? 1 : 0)} MiB/s of input`;
+}
+
 function formatScale(x: number): string {
   return Number.isInteger(x) ? String(x) : x.toPrecision(6).replace(/0+$/, '');
 }

@@ -31,7 +31,7 @@ import {
   type SerializedConversionError,
 } from '../src/core';
 import { parseCliArgs, USAGE, UsageError, type CliOptions } from './args';
-import { formatBytes, formatPlan, formatProgressBar, formatRefusal, formatWarning } from './format';
+import { formatBytes, formatDuration, formatPlan, formatProgressBar, formatRefusal, formatWarning } from './format';
 import { AtomicFileSink, FileSource } from './node-io';
 
 export const EXIT_OK = 0;
@@ -300,11 +300,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       warnings: plan.warnings,
       skipped: plan.skipped,
       seconds,
+      inputBytes: source.byteLength,
+      inputMiBPerSecond: source.byteLength / 2 ** 20 / seconds,
     };
     if (options.json) io.stdout(`${jsonText(summary)}\n`);
     else {
       const from = hubAdapter ? ` from ${formatHubRef(hubAdapter.pinned)} (commit ${hubAdapter.commit})` : '';
-      io.stdout(`Wrote ${outfile}${from} (${plan.tensors.length} tensors, ${formatBytes(plan.totalBytes)}, ${plan.outtype}) in ${seconds.toFixed(1)} s\n`);
+      io.stdout(
+        `Wrote ${outfile}${from} (${plan.tensors.length} tensors, ${formatBytes(plan.totalBytes)}, ${plan.outtype}) in ${formatDuration(seconds, source.byteLength)}\n`,
+      );
     }
     return EXIT_OK;
   } catch (e) {

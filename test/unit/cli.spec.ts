@@ -4,7 +4,7 @@
  * output, interruption) and the atomic sink directly.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,7 @@ import { bytesSource, convert, inspect, MemorySink, type ByteSource, type Conver
 import { AtomicFileSink, partialPath } from '../../cli/node-io';
 import { parseCliArgs, UsageError } from '../../cli/args';
 import { runCli } from '../../cli/main';
-import { formatBytes, formatProgressBar, formatRefusal } from '../../cli/format';
+import { formatBytes, formatDuration, formatProgressBar, formatRefusal } from '../../cli/format';
 import { REFERENCE } from '../helpers/fixtures';
 import { readGguf } from '../helpers/gguf-read';
 import { buildSafetensors } from '../helpers/safetensors-build';
@@ -83,8 +83,19 @@ describe('lora2gguf CLI (spawned)', { timeout: 180_000 }, () => {
     const out = join(cwd, 'sub.gguf');
     const r = run([input, '--base-config', join(input, 'base', 'config.json'), '--outtype', 'q8_0', '--outfile', out, '--name', 'Named', '--json'], cwd);
     expect(r.code).toBe(0);
-    const summary = JSON.parse(r.stdout) as { ok: boolean; outfile: string; bytes: number; outtype: string; tensors: number };
+    const summary = JSON.parse(r.stdout) as {
+      ok: boolean;
+      outfile: string;
+      bytes: number;
+      outtype: string;
+      tensors: number;
+      inputBytes: number;
+      seconds: number;
+      inputMiBPerSecond: number;
+    };
     expect(summary).toMatchObject({ ok: true, outfile: out, outtype: 'q8_0' });
+    expect(summary.inputBytes).toBe(statSync(join(input, 'adapter_model.safetensors')).size);
+    expect(summary.inputMiBPerSecond).toBeCloseTo(summary.inputBytes / 2 ** 20 / summary.seconds, 6);
     const written = new Uint8Array(readFileSync(out));
     expect(summary.bytes).toBe(written.byteLength);
     const expected = await inProcess('mixtral_q8_0', 'q8_0', 'Named');
@@ -318,6 +329,8 @@ describe('runCli progress and formatting', () => {
     expect(formatBytes(1536)).toBe('1.50 KiB');
     expect(formatBytes(5 * 2 ** 30)).toBe('5.00 GiB');
     expect(formatProgressBar(1, 4, 8)).toBe('[##......]  25% 1 B / 4 B');
+    expect(formatDuration(0.5, 512 * 2 ** 20)).toBe('0.50 s, 1024 MiB/s of input');
+    expect(formatDuration(12.34, 2 ** 20)).toBe('12.3 s, 0.1 MiB/s of input');
     const text = formatRefusal({
       name: 'ConversionError',
       code: 'dora',
