@@ -30,9 +30,10 @@ const PADDING = new Uint8Array(32);
  * Execute a plan: write the GGUF header, then each tensor in order. Reads run ahead of the
  * encoding (the next window of tensors is read while this one is encoded) and writes behind it
  * (one chunk is written while the next is filled), in a fixed number of reused buffers, so memory
- * stays flat whatever the adapter's size: two read windows, two output chunks, and a tensor that
- * needs moving (a permutation or transpose) or arithmetic held once more. Refuses a plan with
- * refusals before writing a byte.
+ * stays flat whatever the adapter's size: two read windows (8 MiB each), two output chunks
+ * (4 MiB each); a tensor larger than a window streams through in pieces, except one that needs
+ * moving (a permutation or transpose) or arithmetic, which is held whole (twice, moved).
+ * Refuses a plan with refusals before writing a byte.
  */
 export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: ByteSink, options: ConvertOptions = {}): Promise<{ bytesWritten: number }> {
   assertConvertible(plan);
@@ -52,7 +53,9 @@ export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: B
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   // The reused buffers live in the SIMD kernels' memory when it is free: no copies in or out.
   const arena = acquireSimdArena(ReadAhead.slabBytes(windowBytes), chunkBytes);
-  const reader = new ReadAhead(adapter, locations, { windowBytes, slabs: arena?.slabs });
+  // A tensor used as it is (no permutation or arithmetic) may stream through in pieces.
+  const streamable = plan.tensors.flatMap((t) => t.parts.map((part) => HOST_LITTLE_ENDIAN && part.ops.length === 0));
+  const reader = new ReadAhead(adapter, locations, { windowBytes, slabs: arena?.slabs, streamable });
   const writer = new ChunkWriter(sink, chunkBytes, arena?.chunks);
   try {
     await writer.write(header);
@@ -62,7 +65,11 @@ export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: B
       const start = writer.position;
       for (const part of t.parts) {
         const loc = plan.sources[part.source]!;
-        await encodePart(await reader.read(), loc, part.ops, t.type, writer);
+        if (reader.nextIsStreamed()) {
+          for await (const piece of reader.pieces()) await encodeInto(elementView(piece, loc.dtype), loc.dtype, t.type, writer);
+        } else {
+          await encodePart(await reader.read(), loc, part.ops, t.type, writer);
+        }
         throwIfAborted(signal);
       }
       const tensorBytes = writer.position - start;
@@ -108,6 +115,11 @@ async function encodePart(bytes: Uint8Array, loc: TensorLocation, ops: readonly 
     data = applyOps({ shape: loc.shape.slice(), bits: widenToF32Bits(bytes, dtype) }, ops).bits;
     dtype = 'F32';
   }
+  await encodeInto(data, dtype, type, writer);
+}
+
+/** Encode elements into the writer's chunks, as many per kernel call as the chunk has room for. */
+async function encodeInto(data: ElementArray, dtype: SourceDtype, type: GgmlTypeName, writer: ChunkWriter): Promise<void> {
   const unit = OUTPUT_UNIT[type];
   const n = data.length;
   let i = 0;

@@ -13,6 +13,12 @@ export interface ReadAheadOptions {
   windowBytes?: number;
   /** Ranges closer than this are read as one (the bytes between are read and dropped). */
   gapBytes?: number;
+  /**
+   * Per location: may it be delivered in pieces (`pieces()`) when it is larger than a window?
+   * True for tensors that are encoded element by element, with no permutation; memory then stays
+   * within the two windows whatever the tensor's size.
+   */
+  streamable?: readonly boolean[];
   /** Two buffers to reuse for sources with readInto (e.g. in the SIMD kernels' memory); made if absent. */
   slabs?: [Uint8Array, Uint8Array];
 }
@@ -24,6 +30,8 @@ const DEFAULT_GAP_BYTES = 4096;
 const PLACEMENT_ALIGN = 8;
 /** Room for the alignment of 64 runs in a slab; a window needing more gets its own buffers. */
 const SLAB_SLACK = 64 * 2 * PLACEMENT_ALIGN;
+/** Pieces of a streamed tensor are multiples of this: whole elements and whole Q8_0 blocks (32 × 4 bytes). */
+const PIECE_ALIGN = 128;
 
 interface Run {
   begin: number;
@@ -37,10 +45,16 @@ interface Window {
   runs: Run[];
   /** Where each run's bytes landed. */
   buffers?: Uint8Array[];
+  /** One tensor larger than a window, read in pieces (see `pieces`). */
+  streamed?: boolean;
 }
 
-/** Split the locations into windows, and each window's plain ranges into coalesced runs. */
-export function planWindows(locs: readonly TensorLocation[], windowBytes: number, gapBytes: number): Window[] {
+/**
+ * Split the locations into windows, and each window's plain ranges into coalesced runs. A
+ * location marked streamable (contiguous, used element by element) that is larger than a window
+ * is a window of its own, read in pieces.
+ */
+export function planWindows(locs: readonly TensorLocation[], windowBytes: number, gapBytes: number, streamable: readonly boolean[] = []): Window[] {
   const windows: Window[] = [];
   let i = 0;
   while (i < locs.length) {
@@ -52,9 +66,14 @@ export function planWindows(locs: readonly TensorLocation[], windowBytes: number
       i++;
       continue;
     }
+    if (streamable[i] && !locs[i]!.strides && locs[i]!.end - locs[i]!.begin > windowBytes && windowBytes >= 2 * PIECE_ALIGN) {
+      windows.push({ first, last: i + 1, runs: [], streamed: true });
+      i++;
+      continue;
+    }
     while (i < locs.length && locs[i]!.deflated === undefined) {
       const size = locs[i]!.end - locs[i]!.begin;
-      if (i > first && bytes + size > windowBytes) break;
+      if (i > first && (bytes + size > windowBytes || (streamable[i] && size > windowBytes))) break;
       bytes += size;
       i++;
     }
@@ -80,6 +99,8 @@ export class ReadAhead {
   private w = 0;
   private next = 0;
   private readonly loading = new Map<number, Promise<Window>>();
+  /** Pieces of a streamed tensor being read. */
+  private readonly streaming = new Set<Promise<Uint8Array>>();
   /** Two reusable buffers for sources with readInto; window k uses slab k % 2. */
   private readonly slabs: (Uint8Array | undefined)[] = [undefined, undefined];
 
@@ -89,7 +110,7 @@ export class ReadAhead {
     options: ReadAheadOptions = {},
   ) {
     this.windowBytes = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
-    this.windows = planWindows(locs, this.windowBytes, options.gapBytes ?? DEFAULT_GAP_BYTES);
+    this.windows = planWindows(locs, this.windowBytes, options.gapBytes ?? DEFAULT_GAP_BYTES, options.streamable);
     if (options.slabs) [this.slabs[0], this.slabs[1]] = options.slabs;
   }
 
@@ -103,16 +124,11 @@ export class ReadAhead {
    * then be refilled): use them, don't keep them.
    */
   async read(): Promise<Uint8Array> {
-    const index = this.next;
-    const loc = this.locs[index];
-    if (!loc) throw new Error('internal: read past the last planned tensor');
-    while (this.windows[this.w]!.last <= index) this.w++;
-    const k = this.w;
-    const windowPromise = this.load(k);
-    // Start the next window while this one is used: its slab is the one the previous window
-    // used, which is fully consumed by now.
-    if (k + 1 < this.windows.length) this.load(k + 1).catch(() => undefined);
-    const window = await windowPromise;
+    const { loc, k } = this.advance();
+    if (this.windows[k]!.streamed) throw new Error('internal: a streamed tensor is read with pieces()');
+    const loading = this.load(k);
+    this.readAheadOf(k);
+    const window = await loading;
     this.next++;
     if (this.next >= window.last) this.loading.delete(k);
     if (!window.buffers) return readTensorBytes(this.source, loc);
@@ -121,9 +137,77 @@ export class ReadAhead {
     return contiguousBytes(buf.subarray(loc.begin - window.runs[r]!.begin, loc.end - window.runs[r]!.begin), loc);
   }
 
+  /** Whether the next location is delivered in pieces (call `pieces()`) rather than by `read()`. */
+  nextIsStreamed(): boolean {
+    const index = this.next;
+    let w = this.w;
+    while (this.windows[w] && this.windows[w]!.last <= index) w++;
+    return this.windows[w]?.streamed === true;
+  }
+
+  /**
+   * The next location's bytes in consecutive pieces (multiples of 128 bytes, the last excepted),
+   * each valid until the next one is asked for. Two half-slabs take turns: the next piece is read
+   * while this one is used, and the next window is read ahead meanwhile as usual.
+   */
+  async *pieces(): AsyncGenerator<Uint8Array> {
+    const { loc, k } = this.advance();
+    if (!this.windows[k]!.streamed) throw new Error('internal: pieces() of a tensor that is not streamed');
+    this.next++;
+    const total = loc.end - loc.begin;
+    const piece = Math.floor(this.windowBytes / 2 / PIECE_ALIGN) * PIECE_ALIGN;
+    const readInto = this.source.readInto?.bind(this.source);
+    let halves: Uint8Array[] | undefined;
+    if (readInto) {
+      const slab = (this.slabs[k % 2] ??= new Uint8Array(this.windowBytes + SLAB_SLACK));
+      // Each half starts at the file offset's alignment, as the pieces do (their size is a multiple of 128).
+      const shift = loc.begin % PLACEMENT_ALIGN;
+      const second = Math.ceil((shift + piece) / PLACEMENT_ALIGN) * PLACEMENT_ALIGN + shift;
+      halves = [slab.subarray(shift, shift + piece), slab.subarray(second, second + piece)];
+    }
+    const readPiece = (j: number): Promise<Uint8Array> => {
+      const from = j * piece;
+      const length = Math.min(piece, total - from);
+      const p = halves
+        ? readInto!(loc.begin + from, halves[j % 2]!.subarray(0, length)).then(() => halves[j % 2]!.subarray(0, length))
+        : this.source.read(loc.begin + from, length);
+      this.streaming.add(p);
+      void p.then(
+        () => this.streaming.delete(p),
+        () => this.streaming.delete(p),
+      );
+      return p;
+    };
+    let pending = readPiece(0);
+    this.readAheadOf(k);
+    for (let j = 0; j * piece < total; j++) {
+      const current = await pending;
+      if ((j + 1) * piece < total) pending = readPiece(j + 1);
+      yield current;
+    }
+    this.loading.delete(k);
+  }
+
   /** Wait until no read is in flight (their results or failures are dropped). */
   async settle(): Promise<void> {
-    await Promise.all([...this.loading.values()].map((p) => p.catch(() => undefined)));
+    await Promise.all([...this.loading.values(), ...this.streaming].map((p) => p.catch(() => undefined)));
+  }
+
+  /** Move to the next location's window, and start reading the window after it. */
+  private advance(): { loc: TensorLocation; k: number } {
+    const index = this.next;
+    const loc = this.locs[index];
+    if (!loc) throw new Error('internal: read past the last planned tensor');
+    while (this.windows[this.w]!.last <= index) this.w++;
+    return { loc, k: this.w };
+  }
+
+  /**
+   * Start reading window k + 1 while window k is used (after k's own first read, so reads go out
+   * in order): its slab is the one window k - 1 used, which is fully consumed by now.
+   */
+  private readAheadOf(k: number): void {
+    if (k + 1 < this.windows.length) this.load(k + 1).catch(() => undefined);
   }
 
   private load(k: number): Promise<Window> {
@@ -137,6 +221,7 @@ export class ReadAhead {
 
   private async fill(k: number): Promise<Window> {
     const window = this.windows[k]!;
+    // Nothing to read ahead for a streamed tensor (its pieces come as they are used) or a deflated one.
     if (window.runs.length === 0) return window;
     const buffers: Uint8Array[] = [];
     const readInto = this.source.readInto?.bind(this.source);

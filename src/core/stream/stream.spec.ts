@@ -113,6 +113,69 @@ describe('ReadAhead', () => {
   });
 });
 
+describe('ReadAhead: tensors larger than a window stream through in pieces', () => {
+  const bytes = randomBytes(1 << 16, 11);
+  // A small one, a large streamable one at an odd offset, a large one that is not streamable, a small one.
+  const locs = [loc(100, 50), loc(3001, 6000), loc(20000, 3000, 'F32'), loc(40000, 10)];
+  const streamable = [true, true, false, true];
+
+  for (const withReadInto of [false, true]) {
+    it(`delivers the same bytes in 128-byte multiples, reading ahead (readInto ${withReadInto})`, async () => {
+      const source = countingSource(bytes, withReadInto);
+      const reader = new ReadAhead(source, locs, { windowBytes: 1024, gapBytes: 0, streamable });
+      const got: number[][] = [];
+      const streamed: number[] = [];
+      for (const [i, l] of locs.entries()) {
+        if (reader.nextIsStreamed()) {
+          streamed.push(i);
+          const all: number[] = [];
+          const sizes: number[] = [];
+          for await (const piece of reader.pieces()) {
+            // Pieces keep the file's alignment (offset 3001 → 3001 % 8) when read into the slabs.
+            if (withReadInto) expect(piece.byteOffset % 8).toBe(3001 % 8);
+            sizes.push(piece.byteLength);
+            all.push(...piece);
+          }
+          expect(sizes.slice(0, -1).every((n) => n === 512)).toBe(true);
+          got.push(all);
+        } else {
+          got.push([...(await reader.read())]);
+        }
+        expect([...got[got.length - 1]!]).toEqual([...bytes.subarray(l.begin, l.end)]);
+      }
+      // Only the large streamable tensor was streamed.
+      expect(streamed).toEqual([1]);
+      expect(got.map((g) => g.length)).toEqual([100, 12000, 12000, 20]);
+    });
+  }
+
+  it('a failed piece surfaces in the loop, and settle() waits for the read in flight', async () => {
+    let reads = 0;
+    let inflight = 0;
+    const failing: ByteSource = {
+      byteLength: bytes.byteLength,
+      async read(o, l) {
+        inflight++;
+        await new Promise((r) => setTimeout(r, 2));
+        inflight--;
+        if (++reads === 3) throw new Error('pulled out');
+        return bytes.subarray(o, o + l);
+      },
+    };
+    const reader = new ReadAhead(failing, [loc(0, 4000), loc(9000, 10)], { windowBytes: 512, streamable: [true, true] });
+    expect(reader.nextIsStreamed()).toBe(true);
+    const seen: number[] = [];
+    await expect(
+      (async () => {
+        for await (const p of reader.pieces()) seen.push(p.byteLength);
+      })(),
+    ).rejects.toThrow('pulled out');
+    expect(seen.length).toBeGreaterThan(0);
+    await reader.settle();
+    expect(inflight).toBe(0);
+  });
+});
+
 describe('ChunkWriter', () => {
   /** A sink that resolves late and checks that no buffer changes while its write is pending. */
   function slowSink(): ByteSink & { bytes: () => Uint8Array; writes: number[] } {
