@@ -18,6 +18,8 @@ export interface CliOptions {
   json: boolean;
   dropTiedLmHead: boolean;
   textOnly: boolean;
+  /** Write NaN / infinite values as they are instead of failing. */
+  keepNonFinite: boolean;
   /** Hub base URL for `hf:` references (else HF_ENDPOINT, else the public Hub). */
   hubEndpoint: string | undefined;
 }
@@ -48,6 +50,8 @@ Options:
                           as PEFT does (lm_head / token embeddings on a tied base, DeepSeek MLA)
   --text-only             convert only the language model's LoRA: leave out, with a warning,
                           vision tower / multimodal projector / audio encoder tensors
+  --keep-non-finite       write NaN and infinite values as they are (by default a tensor holding
+                          any fails the conversion, naming the tensor and the count)
   --hub-endpoint <url>    Hub to read hf: references from (default: $HF_ENDPOINT, else
                           https://huggingface.co)
   -h, --help              show this help
@@ -74,6 +78,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
         json: { type: 'boolean' },
         'drop-tied-lm-head': { type: 'boolean' },
         'text-only': { type: 'boolean' },
+        'keep-non-finite': { type: 'boolean' },
         'hub-endpoint': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -111,6 +116,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
       json: values.json === true,
       dropTiedLmHead: values['drop-tied-lm-head'] === true,
       textOnly: values['text-only'] === true,
+      keepNonFinite: values['keep-non-finite'] === true,
       hubEndpoint: values['hub-endpoint'],
     },
   };

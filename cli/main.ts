@@ -27,6 +27,7 @@ import {
   resolveBaseConfig,
   type ByteSource,
   type ConversionPlan,
+  type ConvertResult,
   type HubAdapter,
   type SerializedConversionError,
 } from '../src/core';
@@ -270,9 +271,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
     const sink = await AtomicFileSink.create(outfile);
     const started = performance.now();
+    let converted: ConvertResult;
     try {
-      await convert(plan, source, sink, {
+      converted = await convert(plan, source, sink, {
         signal: io.signal,
+        keepNonFinite: options.keepNonFinite,
         onProgress: (event) => {
           if (!io.isTTY || !io.progress) return;
           if (event.type === 'tensor') io.progress(formatProgressBar(event.bytesWritten, event.totalBytes));
@@ -299,12 +302,18 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       ...hubInfo,
       warnings: plan.warnings,
       skipped: plan.skipped,
+      nonFinite: converted.nonFinite,
       seconds,
       inputBytes: source.byteLength,
       inputMiBPerSecond: source.byteLength / 2 ** 20 / seconds,
     };
     if (options.json) io.stdout(`${jsonText(summary)}\n`);
     else {
+      for (const t of converted.nonFinite) {
+        io.stderr(
+          `warning [non_finite_kept]: ${t.tensor}: ${t.count} NaN or infinite value${t.count === 1 ? '' : 's'} written as they are (--keep-non-finite; from ${t.sources.join(', ')})\n`,
+        );
+      }
       const from = hubAdapter ? ` from ${formatHubRef(hubAdapter.pinned)} (commit ${hubAdapter.commit})` : '';
       io.stdout(
         `Wrote ${outfile}${from} (${plan.tensors.length} tensors, ${formatBytes(plan.totalBytes)}, ${plan.outtype}) in ${formatDuration(seconds, source.byteLength)}\n`,

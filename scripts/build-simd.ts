@@ -66,11 +66,15 @@ const high16 = (a: string, b: string) => `(i8x16.shuffle 2 3 6 7 10 11 14 15 18 
 const widenLow = (v: string) => `(i32x4.shl (i32x4.extend_low_i16x8_u ${v}) (i32.const 16))`;
 const widenHigh = (v: string) => `(i32x4.shl (i32x4.extend_high_i16x8_u ${v}) (i32.const 16))`;
 
-/** A loop over `n` elements, `step` bytes of source and `out` bytes of output per iteration. */
+/**
+ * A loop over `n` elements, `inBytes` of source and `outBytes` of output per iteration of 8.
+ * Returns how many values were NaN or infinite: the body adds to $bad (rare lanes, counted from a
+ * bitmask) or subtracts 32-bit lane masks from $acc (summed at the end).
+ */
 function loop(name: string, inBytes: number, outBytes: number, locals: string, body: string[]): string {
   return `
-  (func (export "${name}") (param $src i32) (param $dst i32) (param $n i32)
-    (local $end i32) ${locals}
+  (func (export "${name}") (param $src i32) (param $dst i32) (param $n i32) (result i32)
+    (local $end i32) (local $bad i32) (local $acc v128) (local $k v128) ${locals}
     ;; n: elements, a multiple of 8
     (local.set $end (i32.add (local.get $src) (i32.mul (local.get $n) (i32.const ${inBytes / 8}))))
     (block $done
@@ -79,17 +83,31 @@ function loop(name: string, inBytes: number, outBytes: number, locals: string, b
         ${body.join('\n        ')}
         (local.set $src (i32.add (local.get $src) (i32.const ${inBytes})))
         (local.set $dst (i32.add (local.get $dst) (i32.const ${outBytes})))
-        (br $next))))`;
+        (br $next)))
+    (i32.add (local.get $bad)
+      (i32.add
+        (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+        (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))`;
 }
+
+/** Count the set lanes of a 16-bit lane mask (rare: tested with any_true first). */
+const count16 = (mask: string) =>
+  `(local.set $k ${mask})
+        (if (v128.any_true (local.get $k)) (then (local.set $bad (i32.add (local.get $bad) (i32.popcnt (i16x8.bitmask (local.get $k)))))))`;
+/** Count the set lanes of a 32-bit lane mask (each set lane is -1). */
+const count32 = (mask: string) => `(local.set $acc (i32x4.sub (local.get $acc) ${mask}))`;
 
 const CONVERT_LOCALS = '(local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)';
 
 /** f16 bits of two f32x4 groups (expressions), stored as 8 halves at $dst. */
 function storeF16(a: string, b: string): string[] {
+  const nonFinite = count32(`(i32x4.ge_u (local.get $m) ${i32x4('0x7f800000')})`);
   return [
     ...f32ToF16(a, '$m'),
+    nonFinite,
     '(local.set $lo (local.get $h))',
     ...f32ToF16(b, '$m'),
+    nonFinite,
     `(v128.store (local.get $dst) ${narrow16('(local.get $lo)', '(local.get $h)')})`,
   ];
 }
@@ -112,6 +130,7 @@ function bf16ToF16(): string[] {
     // subnormal, overflow and NaN cases worked out.
     `(if (v128.any_true (i16x8.ge_u (i16x8.sub (local.get $m) ${i16x8('0x3880')}) ${i16x8('0x0f00')}))
       (then
+        ${count16(`(i16x8.ge_u (local.get $m) ${i16x8('0x7f80')})`)}
         (local.set $h (v128.bitselect ${narrow16(sub(widenLow), sub(widenHigh))} (local.get $h) (i16x8.lt_u (local.get $m) ${i16x8('0x3880')})))
         (local.set $h (v128.bitselect ${i16x8('0x7c00')} (local.get $h) (i16x8.ge_u (local.get $m) ${i16x8('0x4780')})))
         (local.set $h (v128.bitselect
@@ -224,17 +243,30 @@ export function simdWat(): string {
 ${loop('bf16_to_f16', 16, 16, CONVERT_LOCALS, bf16ToF16())}
 ${loop('f32_to_f16', 32, 16, CONVERT_LOCALS, storeF16('(v128.load (local.get $src))', '(v128.load offset=16 (local.get $src))'))}
 ${loop('f32_to_bf16', 32, 16, CONVERT_LOCALS, [
-  `(v128.store (local.get $dst) ${high16(f32ToBf16('(v128.load (local.get $src))'), f32ToBf16('(v128.load offset=16 (local.get $src))'))})`,
+  '(local.set $v (v128.load (local.get $src)))',
+  '(local.set $w (v128.load offset=16 (local.get $src)))',
+  count32(`(i32x4.ge_u (v128.and (local.get $v) ${i32x4('0x7fffffff')}) ${i32x4('0x7f800000')})`),
+  count32(`(i32x4.ge_u (v128.and (local.get $w) ${i32x4('0x7fffffff')}) ${i32x4('0x7f800000')})`),
+  `(v128.store (local.get $dst) ${high16(f32ToBf16('(local.get $v)'), f32ToBf16('(local.get $w)'))})`,
 ])}
 ${loop('bf16_to_bf16', 16, 16, CONVERT_LOCALS, [
   '(local.set $v (v128.load (local.get $src)))',
-  `(v128.store (local.get $dst) (v128.or (local.get $v) (v128.and (i16x8.gt_u (v128.and (local.get $v) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)) (v128.const i16x8 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80)) (v128.const i16x8 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40))))`,
+  `(local.set $m (v128.and (local.get $v) ${i16x8('0x7fff')}))`,
+  count16(`(i16x8.ge_u (local.get $m) ${i16x8('0x7f80')})`),
+  `(v128.store (local.get $dst) (v128.or (local.get $v) (v128.and (i16x8.gt_u (local.get $m) ${i16x8('0x7f80')}) ${i16x8('0x40')})))`,
 ])}
 ${loop('bf16_to_f32', 16, 32, CONVERT_LOCALS, [
   '(local.set $v (v128.load (local.get $src)))',
+  count16(`(i16x8.ge_u (v128.and (local.get $v) ${i16x8('0x7fff')}) ${i16x8('0x7f80')})`),
   `(v128.store (local.get $dst) ${widenLow('(local.get $v)')})`,
   `(v128.store offset=16 (local.get $dst) ${widenHigh('(local.get $v)')})`,
 ])}
+${loop('count_f32', 32, 0, CONVERT_LOCALS, [
+  count32(`(i32x4.ge_u (v128.and (v128.load (local.get $src)) ${i32x4('0x7fffffff')}) ${i32x4('0x7f800000')})`),
+  count32(`(i32x4.ge_u (v128.and (v128.load offset=16 (local.get $src)) ${i32x4('0x7fffffff')}) ${i32x4('0x7f800000')})`),
+])}
+${loop('count_f16', 16, 0, CONVERT_LOCALS, [count16(`(i16x8.eq (v128.and (v128.load (local.get $src)) ${i16x8('0x7c00')}) ${i16x8('0x7c00')})`)])}
+${loop('count_bf16', 16, 0, CONVERT_LOCALS, [count16(`(i16x8.eq (v128.and (v128.load (local.get $src)) ${i16x8('0x7f80')}) ${i16x8('0x7f80')})`)])}
 ${q8Loop('q8_0_f32', 128, f32Loads)}
 ${q8Loop('q8_0_bf16', 64, bf16Loads)}
 )

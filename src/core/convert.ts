@@ -6,7 +6,7 @@ import { ChunkWriter, DEFAULT_CHUNK_BYTES } from './stream/chunk-writer';
 import { DEFAULT_WINDOW_BYTES, ReadAhead } from './stream/read-ahead';
 import { encodeTensor, type GgmlTypeName } from './tensor/encode';
 import { elementView, encodeElements, OUTPUT_UNIT, type ElementArray } from './tensor/kernels';
-import { acquireSimdArena } from './tensor/simd';
+import { acquireSimdArena, type KernelStats } from './tensor/simd';
 import { applyOps, isMovementOp, moveElements, type MatrixOp, type MovementOp } from './tensor/ops';
 import { HOST_LITTLE_ENDIAN, readTensorF32, widenToF32Bits, type F32Tensor, type SourceDtype, type TensorLocation } from './tensor/read';
 
@@ -22,6 +22,24 @@ export interface ConvertOptions {
   readWindowBytes?: number;
   /** Output chunk size (default 4 MiB, a multiple of 32). */
   chunkBytes?: number;
+  /**
+   * Write NaN and infinite values as they are. By default a tensor holding any fails the
+   * conversion (`non_finite`), naming the tensor and the count: llama.cpp would apply them.
+   */
+  keepNonFinite?: boolean;
+}
+
+/** A tensor whose NaN or infinite values were kept (with `keepNonFinite`). */
+export interface NonFiniteTensor {
+  tensor: string;
+  sources: string[];
+  count: number;
+}
+
+export interface ConvertResult {
+  bytesWritten: number;
+  /** Tensors holding NaN or infinite values (only with `keepNonFinite`; else the conversion failed). */
+  nonFinite: NonFiniteTensor[];
 }
 
 const PADDING = new Uint8Array(32);
@@ -35,7 +53,7 @@ const PADDING = new Uint8Array(32);
  * moving (a permutation or transpose) or arithmetic, which is held whole (twice, moved).
  * Refuses a plan with refusals before writing a byte.
  */
-export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: ByteSink, options: ConvertOptions = {}): Promise<{ bytesWritten: number }> {
+export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: ByteSink, options: ConvertOptions = {}): Promise<ConvertResult> {
   assertConvertible(plan);
   const { signal, onProgress } = options;
   throwIfAborted(signal);
@@ -57,20 +75,28 @@ export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: B
   const streamable = plan.tensors.flatMap((t) => t.parts.map((part) => HOST_LITTLE_ENDIAN && part.ops.length === 0));
   const reader = new ReadAhead(adapter, locations, { windowBytes, slabs: arena?.slabs, streamable });
   const writer = new ChunkWriter(sink, chunkBytes, arena?.chunks);
+  const nonFinite: NonFiniteTensor[] = [];
   try {
     await writer.write(header);
     for (let i = 0; i < plan.tensors.length; i++) {
       throwIfAborted(signal);
       const t = plan.tensors[i]!;
       const start = writer.position;
+      // Values are checked by the kernels as they encode: no second pass over the data.
+      const stats: KernelStats = { nonFinite: 0 };
       for (const part of t.parts) {
         const loc = plan.sources[part.source]!;
         if (reader.nextIsStreamed()) {
-          for await (const piece of reader.pieces()) await encodeInto(elementView(piece, loc.dtype), loc.dtype, t.type, writer);
+          for await (const piece of reader.pieces()) await encodeInto(elementView(piece, loc.dtype), loc.dtype, t.type, writer, stats);
         } else {
-          await encodePart(await reader.read(), loc, part.ops, t.type, writer);
+          await encodePart(await reader.read(), loc, part.ops, t.type, writer, stats);
         }
         throwIfAborted(signal);
+      }
+      if (stats.nonFinite > 0) {
+        const found = { tensor: t.name, sources: [...new Set(t.parts.map((p) => p.source))], count: stats.nonFinite };
+        if (!options.keepNonFinite) throw nonFiniteError(found);
+        nonFinite.push(found);
       }
       const tensorBytes = writer.position - start;
       if (tensorBytes !== t.byteSize) throw new Error(`internal: ${t.name} is ${tensorBytes} bytes, planned ${t.byteSize}`);
@@ -91,7 +117,17 @@ export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: B
   const written = writer.flushed;
   if (written !== plan.totalBytes) throw new Error(`internal: wrote ${written} bytes, planned ${plan.totalBytes}`);
   onProgress?.({ type: 'done', bytesWritten: written });
-  return { bytesWritten: written };
+  return { bytesWritten: written, nonFinite };
+}
+
+function nonFiniteError(found: NonFiniteTensor): ConversionError {
+  const values = found.count === 1 ? 'value is' : 'values are';
+  return new ConversionError(
+    'non_finite',
+    `${found.tensor}: ${found.count} ${values} NaN or infinite (in ${found.sources.join(', ')}); llama.cpp would apply them and produce garbage. Nothing was kept.`,
+    { tensors: found.sources, gguf: found.tensor, count: found.count },
+    'The adapter is damaged (a training run that diverged, or a broken save): save it again from a good checkpoint. To write the values as they are anyway, convert with --keep-non-finite.',
+  );
 }
 
 /**
@@ -100,11 +136,20 @@ export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: B
  * (scale, +1) widens to f32 first, exactly as the plain path does. The plain path
  * (`readTensorF32` → `applyOps` → `encodeTensor`) serves big-endian hosts.
  */
-async function encodePart(bytes: Uint8Array, loc: TensorLocation, ops: readonly MatrixOp[], type: GgmlTypeName, writer: ChunkWriter): Promise<void> {
+async function encodePart(
+  bytes: Uint8Array,
+  loc: TensorLocation,
+  ops: readonly MatrixOp[],
+  type: GgmlTypeName,
+  writer: ChunkWriter,
+  stats: KernelStats,
+): Promise<void> {
   let dtype: SourceDtype = loc.dtype;
   let data: ElementArray;
   if (!HOST_LITTLE_ENDIAN) {
-    await writer.write(encodeTensor(applyOps({ shape: loc.shape.slice(), bits: widenToF32Bits(bytes, dtype) }, ops).bits, type));
+    const bits = applyOps({ shape: loc.shape.slice(), bits: widenToF32Bits(bytes, dtype) }, ops).bits;
+    for (const b of bits) if ((b & 0x7f800000) === 0x7f800000) stats.nonFinite++;
+    await writer.write(encodeTensor(bits, type));
     return;
   }
   if (ops.every(isMovementOp)) {
@@ -115,18 +160,18 @@ async function encodePart(bytes: Uint8Array, loc: TensorLocation, ops: readonly 
     data = applyOps({ shape: loc.shape.slice(), bits: widenToF32Bits(bytes, dtype) }, ops).bits;
     dtype = 'F32';
   }
-  await encodeInto(data, dtype, type, writer);
+  await encodeInto(data, dtype, type, writer, stats);
 }
 
 /** Encode elements into the writer's chunks, as many per kernel call as the chunk has room for. */
-async function encodeInto(data: ElementArray, dtype: SourceDtype, type: GgmlTypeName, writer: ChunkWriter): Promise<void> {
+async function encodeInto(data: ElementArray, dtype: SourceDtype, type: GgmlTypeName, writer: ChunkWriter, stats: KernelStats): Promise<void> {
   const unit = OUTPUT_UNIT[type];
   const n = data.length;
   let i = 0;
   while (i < n) {
     await writer.ensure(unit.bytes);
     const count = Math.min(n - i, Math.floor(writer.room / unit.bytes) * unit.elements);
-    writer.advance(encodeElements(dtype, data, i, count, type, writer.chunk, writer.at));
+    writer.advance(encodeElements(dtype, data, i, count, type, writer.chunk, writer.at, stats));
     i += count;
   }
 }

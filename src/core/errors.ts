@@ -38,6 +38,8 @@ export const ERROR_CODES = [
   'unsupported_adapter',
   /** The input is not what was expected (e.g. a base model folder instead of an adapter). */
   'wrong_input',
+  /** A tensor holds NaN or infinite values (found while converting, so the output is removed). */
+  'non_finite',
   /** Something failed while reading or writing bytes. */
   'io',
   /** The Hub refused without (or with an insufficient) access token: a gated or private repo. */

@@ -5,7 +5,7 @@
 export { inspect, planFrom, planHeader } from './plan';
 export type { ConversionPlan, PlannedTensor, PlannedModule, Diagnostic, InspectOptions, InspectInput, PartRecipe } from './plan';
 export { convert, assertConvertible } from './convert';
-export type { ConvertOptions, ProgressEvent } from './convert';
+export type { ConvertOptions, ConvertResult, NonFiniteTensor, ProgressEvent } from './convert';
 export { ConversionError, ERROR_CODES, isAbortError, isConversionError } from './errors';
 export type { ErrorCode, ErrorDetails, SerializedConversionError, AbortSignalLike } from './errors';
 export { bytesSource, MemorySink, CountingSink } from './io';

@@ -103,6 +103,20 @@ describe('lora2gguf CLI (spawned)', { timeout: 180_000 }, () => {
     expect(summary.tensors).toBe(expected.plan.tensors.length);
   });
 
+  it('an adapter holding NaNs fails naming the tensor and leaves nothing; --keep-non-finite writes it with a warning', () => {
+    const { adapter, base } = adapterCopy('llama_edge_f32_bf16', 'nan-adapter');
+    const cwd = freshDir();
+    const refused = run([adapter, '--base', base, '--outtype', 'bf16'], cwd);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/error \[non_finite\]: blk\.\d+\.\w+\.weight\.lora_[ab]: \d+ values? (is|are) NaN or infinite/);
+    expect(refused.stderr).toContain('--keep-non-finite');
+    expect(readdirSync(cwd)).toEqual([]);
+    const kept = run([adapter, '--base', base, '--outtype', 'bf16', '--keep-non-finite'], cwd);
+    expect(kept.code).toBe(0);
+    expect(kept.stderr).toMatch(/warning \[non_finite_kept\]: blk\.\d+/);
+    expect(readdirSync(cwd)).toEqual(['nan-adapter-BF16-LoRA.gguf']);
+  });
+
   it('--dry-run prints the plan table and writes nothing; with --json the plan parses', async () => {
     const { adapter, base } = adapterCopy('llama_bf16_f16', 'dry');
     const cwd = freshDir();
@@ -359,6 +373,7 @@ describe('parseCliArgs', () => {
       '--json',
       '--drop-tied-lm-head',
       '--text-only',
+      '--keep-non-finite',
       '--hub-endpoint',
       'http://127.0.0.1:1',
     ]);
@@ -376,6 +391,7 @@ describe('parseCliArgs', () => {
         json: true,
         dropTiedLmHead: true,
         textOnly: true,
+        keepNonFinite: true,
         hubEndpoint: 'http://127.0.0.1:1',
       },
     });

@@ -92,7 +92,8 @@ describe('the fast converter writes the same bytes as the plain path', () => {
         [withReadInto(input.adapter), { readWindowBytes: 300, chunkBytes: 160 }],
       ] as const) {
         const sink = new MemorySink();
-        await convert(plan, source, sink, options);
+        // Some cases hold NaNs on purpose (rounding edge cases): write them, as the plain path does.
+        await convert(plan, source, sink, { ...options, keepNonFinite: true });
         const got = sink.bytes();
         expect(got.byteLength).toBe(expected.byteLength);
         expect(Buffer.compare(got, expected), `${outtype} ${JSON.stringify(options)}`).toBe(0);
@@ -100,5 +101,49 @@ describe('the fast converter writes the same bytes as the plain path', () => {
       converted++;
     }
     expect(converted).toBe(OUTTYPES.length);
+  });
+});
+
+describe('NaN and infinite values are found while converting', () => {
+  const c = referenceCases().find((x) => x.name === 'llama_bf16_f16')!;
+  const input = caseInput(c);
+
+  /** The adapter with `nan` NaNs and `inf` infinities written into the source tensor `name`. */
+  async function poisoned(name: string, nan: number, inf: number): Promise<Uint8Array> {
+    const plan = await inspect({ adapterConfig: input.adapterConfig, baseConfig: input.baseConfig, adapter: bytesSource(input.adapter) });
+    const loc = plan.sources[name]!;
+    expect(loc.dtype).toBe('BF16');
+    const bytes = input.adapter.slice();
+    const view = new DataView(bytes.buffer, loc.begin, loc.end - loc.begin);
+    // Spread over the tensor, so that several vectors and blocks hold one.
+    const step = Math.floor(view.byteLength / 2 / (nan + inf + 1));
+    for (let i = 0; i < nan + inf; i++) view.setUint16(2 * step * (i + 1), i < nan ? (i % 2 ? 0xffc1 : 0x7f81) : i % 2 ? 0xff80 : 0x7f80, true);
+    return bytes;
+  }
+
+  it.each(OUTTYPES)('%s: fails naming the tensor and the count; with keepNonFinite writes them as the plain path does', async (outtype) => {
+    const source = 'base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight';
+    const bytes = await poisoned(source, 3, 2);
+    const plan = await inspect({ adapterConfig: input.adapterConfig, baseConfig: input.baseConfig, adapter: bytesSource(bytes) }, { outtype });
+    const target = plan.tensors.find((t) => t.parts.some((p) => p.source === source))!;
+    for (const options of [{}, { readWindowBytes: 300, chunkBytes: 160 }]) {
+      const err = (await convert(plan, bytesSource(bytes), new MemorySink(), options).catch((e: unknown) => e)) as {
+        code: string;
+        message: string;
+        details: Record<string, unknown>;
+      };
+      expect(err.code).toBe('non_finite');
+      expect(err.details).toMatchObject({ gguf: target.name, count: 5, tensors: [source] });
+      expect(err.message).toContain(target.name);
+      const sink = new MemorySink();
+      const result = await convert(plan, bytesSource(bytes), sink, { ...options, keepNonFinite: true });
+      expect(result.nonFinite).toEqual([{ tensor: target.name, sources: [source], count: 5 }]);
+      expect(Buffer.compare(sink.bytes(), await plainConvert(plan, bytesSource(bytes)))).toBe(0);
+    }
+  });
+
+  it('a clean adapter reports none', async () => {
+    const plan = await inspect({ adapterConfig: input.adapterConfig, baseConfig: input.baseConfig, adapter: bytesSource(input.adapter) });
+    expect((await convert(plan, bytesSource(input.adapter), new MemorySink())).nonFinite).toEqual([]);
   });
 });

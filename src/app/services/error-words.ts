@@ -81,6 +81,10 @@ export const ERROR_WORDS: Record<ErrorCode, ErrorWords> = {
     title: 'These are not the files the conversion needs',
     todo: 'Drop the adapter folder PEFT saved (adapter_config.json and adapter_model.safetensors) and the base model’s config.json.',
   },
+  non_finite: {
+    title: 'The adapter holds NaN or infinite values',
+    todo: 'The adapter is damaged (a training run that diverged, or a broken save). Save it again from a good checkpoint.',
+  },
   io: {
     title: 'A file could not be read or written',
     todo: 'Check that the files are still where they were and that the disk has room, then try again.',

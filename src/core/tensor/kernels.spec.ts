@@ -106,13 +106,23 @@ function fast(dtype: SourceDtype, src: ElementArray, type: GgmlTypeName, at = 0,
   const units = src.length / unit.elements;
   const out = new Uint8Array(at + units * unit.bytes);
   let pos = at;
+  const stats = { nonFinite: 0 };
   // Encode in several calls, as the converter does across chunk boundaries.
   const per = Math.ceil(units / pieces) * unit.elements;
   for (let from = 0; from < src.length; from += per) {
-    pos += encodeElements(dtype, src, from, Math.min(per, src.length - from), type, out, pos);
+    pos += encodeElements(dtype, src, from, Math.min(per, src.length - from), type, out, pos, stats);
   }
   expect(pos).toBe(out.byteLength);
+  // Every kernel counts the NaN and infinite values it met, whichever path it took.
+  expect(stats.nonFinite, `non-finite values, ${dtype} → ${type}`).toBe(nonFiniteIn(dtype, src));
   return out.subarray(at);
+}
+
+/** The oracle for the count: widen to f32 bits, and count all-ones exponents. */
+function nonFiniteIn(dtype: SourceDtype, src: ElementArray): number {
+  let n = 0;
+  for (const b of widenToF32Bits(bytesOf(src), dtype)) if ((b & 0x7f800000) === 0x7f800000) n++;
+  return n;
 }
 
 function firstDifference(a: Uint8Array, b: Uint8Array): number {

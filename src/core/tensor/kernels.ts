@@ -20,7 +20,7 @@ import { f32BitsToBf16Bits } from './bf16';
 import { f16BitsToF32Bits, f32BitsToF16Bits } from './f16';
 import type { GgmlTypeName } from './encode';
 import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from './q8_0';
-import { encodeElementsSimd } from './simd';
+import { countNonFiniteSimd, encodeElementsSimd, type KernelStats } from './simd';
 import type { SourceDtype } from './read';
 
 /** Elements as their bit patterns: Uint16Array for F16/BF16, Uint32Array for F32. */
@@ -167,13 +167,45 @@ function f32Bits(x: number): number {
  * of 32. Returns the bytes written. Uses the WebAssembly SIMD kernels where there is one for the
  * pair (simd.ts), else the JavaScript ones.
  */
-export function encodeElements(dtype: SourceDtype, src: ElementArray, from: number, count: number, type: GgmlTypeName, out: Uint8Array, at: number): number {
-  const viaSimd = encodeElementsSimd(dtype, src, from, count, type, out, at, (s, f, c, o, a) => encodeElementsJs(dtype, s, f, c, type, o, a));
-  return viaSimd >= 0 ? viaSimd : encodeElementsJs(dtype, src, from, count, type, out, at);
+export function encodeElements(
+  dtype: SourceDtype,
+  src: ElementArray,
+  from: number,
+  count: number,
+  type: GgmlTypeName,
+  out: Uint8Array,
+  at: number,
+  stats: KernelStats = { nonFinite: 0 },
+): number {
+  const viaSimd = encodeElementsSimd(dtype, src, from, count, type, out, at, (s, f, c, o, a) => encodeElementsJs(dtype, s, f, c, type, o, a, stats), stats);
+  return viaSimd >= 0 ? viaSimd : encodeElementsJs(dtype, src, from, count, type, out, at, stats);
 }
 
-/** The JavaScript kernels: `encodeElements` without SIMD. */
-export function encodeElementsJs(dtype: SourceDtype, src: ElementArray, from: number, count: number, type: GgmlTypeName, out: Uint8Array, at: number): number {
+/**
+ * How many of the elements are NaN or infinite (all exponent bits set): the SIMD scan where there
+ * is one, else a loop. Part of the same pass over the data as the encoding, on bytes in memory.
+ */
+export function countNonFinite(dtype: SourceDtype, src: ElementArray, from: number, count: number): number {
+  const viaSimd = countNonFiniteSimd(dtype, src, from, count);
+  if (viaSimd >= 0) return viaSimd;
+  const expMask = dtype === 'F32' ? 0x7f800000 : dtype === 'F16' ? 0x7c00 : 0x7f80;
+  let found = 0;
+  for (let i = from; i < from + count; i++) if ((src[i]! & expMask) === expMask) found++;
+  return found;
+}
+
+/** The JavaScript kernels: `encodeElements` without SIMD (the values are counted separately). */
+export function encodeElementsJs(
+  dtype: SourceDtype,
+  src: ElementArray,
+  from: number,
+  count: number,
+  type: GgmlTypeName,
+  out: Uint8Array,
+  at: number,
+  stats: KernelStats = { nonFinite: 0 },
+): number {
+  stats.nonFinite += countNonFinite(dtype, src, from, count);
   const byteOffset = out.byteOffset + at;
   switch (type) {
     case 'F32': {

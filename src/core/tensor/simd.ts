@@ -12,13 +12,17 @@ import type { GgmlTypeName } from './encode';
 import { SIMD_MODULE_BASE64 } from './simd-module';
 import type { SourceDtype } from './read';
 
+/** Conversions return how many values were NaN or infinite; Q8_0 returns the blocks it did. */
 interface SimdExports {
   memory: { buffer: ArrayBuffer };
-  bf16_to_f16(src: number, dst: number, n: number): void;
-  f32_to_f16(src: number, dst: number, n: number): void;
-  f32_to_bf16(src: number, dst: number, n: number): void;
-  bf16_to_bf16(src: number, dst: number, n: number): void;
-  bf16_to_f32(src: number, dst: number, n: number): void;
+  bf16_to_f16(src: number, dst: number, n: number): number;
+  f32_to_f16(src: number, dst: number, n: number): number;
+  f32_to_bf16(src: number, dst: number, n: number): number;
+  bf16_to_bf16(src: number, dst: number, n: number): number;
+  bf16_to_f32(src: number, dst: number, n: number): number;
+  count_f32(src: number, dst: number, n: number): number;
+  count_f16(src: number, dst: number, n: number): number;
+  count_bf16(src: number, dst: number, n: number): number;
   q8_0_f32(src: number, dst: number, blocks: number): number;
   q8_0_bf16(src: number, dst: number, blocks: number): number;
 }
@@ -79,23 +83,17 @@ export function simdAvailable(): boolean {
   return load() !== null;
 }
 
-type Kernel = { run: (e: SimdExports, src: number, dst: number, n: number) => number; inBytes: number; outBytes: number; q8: boolean };
+/** Counts of what the kernels saw, added to as they go. */
+export interface KernelStats {
+  /** Values that are NaN or ±infinity. */
+  nonFinite: number;
+}
 
-const conv = (name: 'bf16_to_f16' | 'f32_to_f16' | 'f32_to_bf16' | 'bf16_to_bf16' | 'bf16_to_f32', inBytes: number, outBytes: number): Kernel => ({
-  run: (e, s, d, n) => {
-    e[name](s, d, n);
-    return n;
-  },
-  inBytes,
-  outBytes,
-  q8: false,
-});
-const q8 = (name: 'q8_0_f32' | 'q8_0_bf16', inBytes: number): Kernel => ({
-  run: (e, s, d, blocks) => e[name](s, d, blocks),
-  inBytes,
-  outBytes: 34 / 32,
-  q8: true,
-});
+type ConvName = 'bf16_to_f16' | 'f32_to_f16' | 'f32_to_bf16' | 'bf16_to_bf16' | 'bf16_to_f32';
+type Kernel = { name: ConvName | 'q8_0_f32' | 'q8_0_bf16'; inBytes: number; outBytes: number; q8: boolean };
+
+const conv = (name: ConvName, inBytes: number, outBytes: number): Kernel => ({ name, inBytes, outBytes, q8: false });
+const q8 = (name: 'q8_0_f32' | 'q8_0_bf16', inBytes: number): Kernel => ({ name, inBytes, outBytes: 34 / 32, q8: true });
 
 const KERNELS: Partial<Record<`${SourceDtype}>${GgmlTypeName}`, Kernel>> = {
   'BF16>F16': conv('bf16_to_f16', 2, 2),
@@ -124,15 +122,17 @@ export function encodeElementsSimd(
   out: Uint8Array,
   at: number,
   fallback: FallbackKernel,
+  stats: KernelStats,
 ): number {
   const kernel = enabled ? KERNELS[`${dtype}>${type}`] : undefined;
   const e = kernel ? load() : null;
   if (!kernel || !e) return -1;
+  const run = (s: number, d: number, n: number): number => e[kernel.name](s, d, n);
   const mem = new Uint8Array(e.memory.buffer);
   // Buffers from the arena are in the module's memory already: the kernel works on them in place.
   if (src.buffer === e.memory.buffer && out.buffer === e.memory.buffer && !kernel.q8) {
     const n = count - (count % 8);
-    kernel.run(e, src.byteOffset + from * kernel.inBytes, out.byteOffset + at, n);
+    stats.nonFinite += run(src.byteOffset + from * kernel.inBytes, out.byteOffset + at, n);
     const bytes = n * kernel.outBytes;
     return n < count ? bytes + fallback(src, from + n, count - n, out, at + bytes) : bytes;
   }
@@ -141,7 +141,7 @@ export function encodeElementsSimd(
     let b = 0;
     const base = out.byteOffset + at;
     while (b < blocks) {
-      b += kernel.run(e, src.byteOffset + (from + b * 32) * kernel.inBytes, base + b * 34, blocks - b);
+      b += run(src.byteOffset + (from + b * 32) * kernel.inBytes, base + b * 34, blocks - b);
       if (b < blocks) {
         fallback(src, from + b * 32, 32, out, at + b * 34);
         b++;
@@ -166,14 +166,14 @@ export function encodeElementsSimd(
         const blocks = vectorised / 32;
         let b = 0;
         while (b < blocks) {
-          b += kernel.run(e, IN + b * 32 * kernel.inBytes, OUT + b * 34, blocks - b);
+          b += run(IN + b * 32 * kernel.inBytes, OUT + b * 34, blocks - b);
           if (b < blocks) {
             fallback(src, first + b * 32, 32, mem, OUT + b * 34);
             b++;
           }
         }
       } else {
-        kernel.run(e, IN, OUT, vectorised);
+        stats.nonFinite += run(IN, OUT, vectorised);
       }
       const bytes = vectorised * outPerElement;
       out.set(mem.subarray(OUT, OUT + bytes), pos);
@@ -183,6 +183,35 @@ export function encodeElementsSimd(
     done += n;
   }
   return pos - at;
+}
+
+/**
+ * How many of `count` elements from `src[from]` are NaN or infinite, with the SIMD scan (in place
+ * when the elements are in the module's memory, else copied through in pieces); -1 when there is
+ * no SIMD, and the caller counts.
+ */
+export function countNonFiniteSimd(dtype: SourceDtype, src: Uint16Array | Uint32Array, from: number, count: number): number {
+  const e = enabled ? load() : null;
+  if (!e) return -1;
+  const size = dtype === 'F32' ? 4 : 2;
+  const scan = (at: number, n: number): number => (dtype === 'F32' ? e.count_f32(at, 0, n) : dtype === 'F16' ? e.count_f16(at, 0, n) : e.count_bf16(at, 0, n));
+  const whole = count - (count % 8);
+  let found = 0;
+  if (src.buffer === e.memory.buffer) {
+    found = scan(src.byteOffset + from * size, whole);
+  } else {
+    const mem = new Uint8Array(e.memory.buffer);
+    const bytes = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+    const per = Math.floor(SIMD_PIECE_BYTES / size / 8) * 8;
+    for (let done = 0; done < whole; done += per) {
+      const n = Math.min(per, whole - done);
+      mem.set(bytes.subarray((from + done) * size, (from + done + n) * size), IN);
+      found += scan(IN, n);
+    }
+  }
+  const expMask = dtype === 'F32' ? 0x7f800000 : dtype === 'F16' ? 0x7c00 : 0x7f80;
+  for (let i = from + whole; i < from + count; i++) if ((src[i]! & expMask) === expMask) found++;
+  return found;
 }
 
 /**

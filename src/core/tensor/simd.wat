@@ -2,8 +2,8 @@
 (module
   (memory (export "memory") 448 448)
 
-  (func (export "bf16_to_f16") (param $src i32) (param $dst i32) (param $n i32)
-    (local $end i32) (local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)
+  (func (export "bf16_to_f16") (param $src i32) (param $dst i32) (param $n i32) (result i32)
+    (local $end i32) (local $bad i32) (local $acc v128) (local $k v128) (local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)
     ;; n: elements, a multiple of 8
     (local.set $end (i32.add (local.get $src) (i32.mul (local.get $n) (i32.const 2))))
     (block $done
@@ -14,6 +14,8 @@
         (local.set $h (i16x8.shl (i16x8.sub (local.get $m) (v128.const i16x8 0x3800 0x3800 0x3800 0x3800 0x3800 0x3800 0x3800 0x3800)) (i32.const 3)))
         (if (v128.any_true (i16x8.ge_u (i16x8.sub (local.get $m) (v128.const i16x8 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880)) (v128.const i16x8 0x0f00 0x0f00 0x0f00 0x0f00 0x0f00 0x0f00 0x0f00 0x0f00)))
       (then
+        (local.set $k (i16x8.ge_u (local.get $m) (v128.const i16x8 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80)))
+        (if (v128.any_true (local.get $k)) (then (local.set $bad (i32.add (local.get $bad) (i32.popcnt (i16x8.bitmask (local.get $k)))))))
         (local.set $h (v128.bitselect (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 (i32x4.sub (f32x4.add (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $m)) (i32.const 16)) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)) (i32x4.sub (f32x4.add (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $m)) (i32.const 16)) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))) (local.get $h) (i16x8.lt_u (local.get $m) (v128.const i16x8 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880))))
         (local.set $h (v128.bitselect (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00) (local.get $h) (i16x8.ge_u (local.get $m) (v128.const i16x8 0x4780 0x4780 0x4780 0x4780 0x4780 0x4780 0x4780 0x4780))))
         (local.set $h (v128.bitselect
@@ -23,10 +25,14 @@
         (v128.store (local.get $dst) (v128.or (local.get $h) (v128.and (local.get $v) (v128.const i16x8 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000))))
         (local.set $src (i32.add (local.get $src) (i32.const 16)))
         (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
-        (br $next))))
+        (br $next)))
+    (i32.add (local.get $bad)
+      (i32.add
+        (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+        (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))
 
-  (func (export "f32_to_f16") (param $src i32) (param $dst i32) (param $n i32)
-    (local $end i32) (local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)
+  (func (export "f32_to_f16") (param $src i32) (param $dst i32) (param $n i32) (result i32)
+    (local $end i32) (local $bad i32) (local $acc v128) (local $k v128) (local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)
     ;; n: elements, a multiple of 8
     (local.set $end (i32.add (local.get $src) (i32.mul (local.get $n) (i32.const 4))))
     (block $done
@@ -51,6 +57,7 @@
         (local.get $h)
         (i32x4.gt_u (local.get $m) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
         (local.set $h (v128.or (local.get $h) (v128.and (i32x4.shr_u (local.get $f) (i32.const 16)) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000))))
+        (local.set $acc (i32x4.sub (local.get $acc) (i32x4.ge_u (local.get $m) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
         (local.set $lo (local.get $h))
         (local.set $f (v128.load offset=16 (local.get $src)))
         (local.set $m (v128.and (local.get $f) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
@@ -71,55 +78,132 @@
         (local.get $h)
         (i32x4.gt_u (local.get $m) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
         (local.set $h (v128.or (local.get $h) (v128.and (i32x4.shr_u (local.get $f) (i32.const 16)) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000))))
+        (local.set $acc (i32x4.sub (local.get $acc) (i32x4.ge_u (local.get $m) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
         (v128.store (local.get $dst) (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 (local.get $lo) (local.get $h)))
         (local.set $src (i32.add (local.get $src) (i32.const 32)))
         (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
-        (br $next))))
+        (br $next)))
+    (i32.add (local.get $bad)
+      (i32.add
+        (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+        (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))
 
-  (func (export "f32_to_bf16") (param $src i32) (param $dst i32) (param $n i32)
-    (local $end i32) (local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)
+  (func (export "f32_to_bf16") (param $src i32) (param $dst i32) (param $n i32) (result i32)
+    (local $end i32) (local $bad i32) (local $acc v128) (local $k v128) (local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)
     ;; n: elements, a multiple of 8
     (local.set $end (i32.add (local.get $src) (i32.mul (local.get $n) (i32.const 4))))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        (local.set $v (v128.load (local.get $src)))
+        (local.set $w (v128.load offset=16 (local.get $src)))
+        (local.set $acc (i32x4.sub (local.get $acc) (i32x4.ge_u (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
+        (local.set $acc (i32x4.sub (local.get $acc) (i32x4.ge_u (v128.and (local.get $w) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
         (v128.store (local.get $dst) (i8x16.shuffle 2 3 6 7 10 11 14 15 18 19 22 23 26 27 30 31 (v128.bitselect
-      (v128.or (v128.load (local.get $src)) (v128.const i32x4 0x00400000 0x00400000 0x00400000 0x00400000))
-      (i32x4.add (i32x4.add (v128.load (local.get $src)) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff)) (v128.and (i32x4.shr_u (v128.load (local.get $src)) (i32.const 16)) (v128.const i32x4 1 1 1 1)))
-      (i32x4.gt_u (v128.and (v128.load (local.get $src)) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))) (v128.bitselect
-      (v128.or (v128.load offset=16 (local.get $src)) (v128.const i32x4 0x00400000 0x00400000 0x00400000 0x00400000))
-      (i32x4.add (i32x4.add (v128.load offset=16 (local.get $src)) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff)) (v128.and (i32x4.shr_u (v128.load offset=16 (local.get $src)) (i32.const 16)) (v128.const i32x4 1 1 1 1)))
-      (i32x4.gt_u (v128.and (v128.load offset=16 (local.get $src)) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000)))))
+      (v128.or (local.get $v) (v128.const i32x4 0x00400000 0x00400000 0x00400000 0x00400000))
+      (i32x4.add (i32x4.add (local.get $v) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff)) (v128.and (i32x4.shr_u (local.get $v) (i32.const 16)) (v128.const i32x4 1 1 1 1)))
+      (i32x4.gt_u (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))) (v128.bitselect
+      (v128.or (local.get $w) (v128.const i32x4 0x00400000 0x00400000 0x00400000 0x00400000))
+      (i32x4.add (i32x4.add (local.get $w) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff)) (v128.and (i32x4.shr_u (local.get $w) (i32.const 16)) (v128.const i32x4 1 1 1 1)))
+      (i32x4.gt_u (v128.and (local.get $w) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000)))))
         (local.set $src (i32.add (local.get $src) (i32.const 32)))
         (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
-        (br $next))))
+        (br $next)))
+    (i32.add (local.get $bad)
+      (i32.add
+        (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+        (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))
 
-  (func (export "bf16_to_bf16") (param $src i32) (param $dst i32) (param $n i32)
-    (local $end i32) (local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)
+  (func (export "bf16_to_bf16") (param $src i32) (param $dst i32) (param $n i32) (result i32)
+    (local $end i32) (local $bad i32) (local $acc v128) (local $k v128) (local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)
     ;; n: elements, a multiple of 8
     (local.set $end (i32.add (local.get $src) (i32.mul (local.get $n) (i32.const 2))))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
         (local.set $v (v128.load (local.get $src)))
-        (v128.store (local.get $dst) (v128.or (local.get $v) (v128.and (i16x8.gt_u (v128.and (local.get $v) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)) (v128.const i16x8 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80)) (v128.const i16x8 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40))))
+        (local.set $m (v128.and (local.get $v) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $k (i16x8.ge_u (local.get $m) (v128.const i16x8 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80)))
+        (if (v128.any_true (local.get $k)) (then (local.set $bad (i32.add (local.get $bad) (i32.popcnt (i16x8.bitmask (local.get $k)))))))
+        (v128.store (local.get $dst) (v128.or (local.get $v) (v128.and (i16x8.gt_u (local.get $m) (v128.const i16x8 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80)) (v128.const i16x8 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40))))
         (local.set $src (i32.add (local.get $src) (i32.const 16)))
         (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
-        (br $next))))
+        (br $next)))
+    (i32.add (local.get $bad)
+      (i32.add
+        (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+        (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))
 
-  (func (export "bf16_to_f32") (param $src i32) (param $dst i32) (param $n i32)
-    (local $end i32) (local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)
+  (func (export "bf16_to_f32") (param $src i32) (param $dst i32) (param $n i32) (result i32)
+    (local $end i32) (local $bad i32) (local $acc v128) (local $k v128) (local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)
     ;; n: elements, a multiple of 8
     (local.set $end (i32.add (local.get $src) (i32.mul (local.get $n) (i32.const 2))))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
         (local.set $v (v128.load (local.get $src)))
+        (local.set $k (i16x8.ge_u (v128.and (local.get $v) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)) (v128.const i16x8 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80)))
+        (if (v128.any_true (local.get $k)) (then (local.set $bad (i32.add (local.get $bad) (i32.popcnt (i16x8.bitmask (local.get $k)))))))
         (v128.store (local.get $dst) (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $v)) (i32.const 16)))
         (v128.store offset=16 (local.get $dst) (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $v)) (i32.const 16)))
         (local.set $src (i32.add (local.get $src) (i32.const 16)))
         (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
-        (br $next))))
+        (br $next)))
+    (i32.add (local.get $bad)
+      (i32.add
+        (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+        (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))
+
+  (func (export "count_f32") (param $src i32) (param $dst i32) (param $n i32) (result i32)
+    (local $end i32) (local $bad i32) (local $acc v128) (local $k v128) (local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)
+    ;; n: elements, a multiple of 8
+    (local.set $end (i32.add (local.get $src) (i32.mul (local.get $n) (i32.const 4))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        (local.set $acc (i32x4.sub (local.get $acc) (i32x4.ge_u (v128.and (v128.load (local.get $src)) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
+        (local.set $acc (i32x4.sub (local.get $acc) (i32x4.ge_u (v128.and (v128.load offset=16 (local.get $src)) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
+        (local.set $src (i32.add (local.get $src) (i32.const 32)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 0)))
+        (br $next)))
+    (i32.add (local.get $bad)
+      (i32.add
+        (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+        (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))
+
+  (func (export "count_f16") (param $src i32) (param $dst i32) (param $n i32) (result i32)
+    (local $end i32) (local $bad i32) (local $acc v128) (local $k v128) (local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)
+    ;; n: elements, a multiple of 8
+    (local.set $end (i32.add (local.get $src) (i32.mul (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        (local.set $k (i16x8.eq (v128.and (v128.load (local.get $src)) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00)) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00)))
+        (if (v128.any_true (local.get $k)) (then (local.set $bad (i32.add (local.get $bad) (i32.popcnt (i16x8.bitmask (local.get $k)))))))
+        (local.set $src (i32.add (local.get $src) (i32.const 16)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 0)))
+        (br $next)))
+    (i32.add (local.get $bad)
+      (i32.add
+        (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+        (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))
+
+  (func (export "count_bf16") (param $src i32) (param $dst i32) (param $n i32) (result i32)
+    (local $end i32) (local $bad i32) (local $acc v128) (local $k v128) (local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)
+    ;; n: elements, a multiple of 8
+    (local.set $end (i32.add (local.get $src) (i32.mul (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        (local.set $k (i16x8.eq (v128.and (v128.load (local.get $src)) (v128.const i16x8 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80)) (v128.const i16x8 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80)))
+        (if (v128.any_true (local.get $k)) (then (local.set $bad (i32.add (local.get $bad) (i32.popcnt (i16x8.bitmask (local.get $k)))))))
+        (local.set $src (i32.add (local.get $src) (i32.const 16)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 0)))
+        (br $next)))
+    (i32.add (local.get $bad)
+      (i32.add
+        (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+        (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))
 
   (func (export "q8_0_f32") (param $src i32) (param $dst i32) (param $blocks i32) (result i32)
     (local $v0 v128) (local $q0 v128) (local $v1 v128) (local $q1 v128) (local $v2 v128) (local $q2 v128) (local $v3 v128) (local $q3 v128) (local $v4 v128) (local $q4 v128) (local $v5 v128) (local $q5 v128) (local $v6 v128) (local $q6 v128) (local $v7 v128) (local $q7 v128) (local $f v128) (local $a v128) (local $x v128) (local $t v128) (local $id v128) (local $m v128) (local $nm v128) (local $h v128) (local $amax f32) (local $d f32) (local $idf f32) (local $db i32) (local $count i32) (local $v v128) (local $w v128)
