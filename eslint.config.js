@@ -16,6 +16,11 @@ export default tseslint.config(
     },
   },
   {
+    // Node scripts in plain JavaScript (the bin, the CLI bundler).
+    files: ['bin/**/*.mjs', 'scripts/**/*.mjs'],
+    languageOptions: { globals: globals.node },
+  },
+  {
     files: ['src/app/**/*.{ts,tsx}'],
     plugins: { 'react-hooks': reactHooks },
     rules: reactHooks.configs.recommended.rules,

@@ -8,6 +8,8 @@ export default defineConfig({
           name: 'unit',
           include: ['src/**/*.spec.ts', 'src/**/*.spec.tsx', 'workers/**/*.spec.ts', 'cli/**/*.spec.ts', 'test/unit/**/*.spec.ts'],
           environment: 'node',
+          // The spawned-CLI tests run the bundle: make it current first.
+          globalSetup: ['test/setup/build-cli.ts'],
           testTimeout: 60_000,
         },
       },

@@ -34,7 +34,7 @@ export interface SyncHandleLike {
 
 /**
  * A sink the worker flushes before closing its target. The core's `convert` already writes in
- * large chunks (4 MiB), one in flight while the next is encoded, and awaits each write before it
+ * large chunks (2 MiB), one in flight while the next is encoded, and awaits each write before it
  * reuses the chunk, so the sinks hand the chunks straight over: no second buffer, no copy.
  */
 export interface FlushableSink extends ByteSink {

@@ -18,9 +18,9 @@ export type ProgressEvent =
 export interface ConvertOptions {
   signal?: AbortSignalLike;
   onProgress?: (event: ProgressEvent) => void;
-  /** Bytes read ahead per window (default 8 MiB); tests use small ones to cross boundaries. */
+  /** Bytes read ahead per window (default 6 MiB); tests use small ones to cross boundaries. */
   readWindowBytes?: number;
-  /** Output chunk size (default 4 MiB, a multiple of 32). */
+  /** Output chunk size (default 2 MiB, a multiple of 32). */
   chunkBytes?: number;
   /**
    * Write NaN and infinite values as they are. By default a tensor holding any fails the
@@ -48,8 +48,8 @@ const PADDING = new Uint8Array(32);
  * Execute a plan: write the GGUF header, then each tensor in order. Reads run ahead of the
  * encoding (the next window of tensors is read while this one is encoded) and writes behind it
  * (one chunk is written while the next is filled), in a fixed number of reused buffers, so memory
- * stays flat whatever the adapter's size: two read windows (8 MiB each), two output chunks
- * (4 MiB each); a tensor larger than a window streams through in pieces, except one that needs
+ * stays flat whatever the adapter's size: two read windows (6 MiB each), two output chunks
+ * (2 MiB each); a tensor larger than a window streams through in pieces, except one that needs
  * moving (a permutation or transpose) or arithmetic, which is held whole (twice, moved).
  * Refuses a plan with refusals before writing a byte.
  */

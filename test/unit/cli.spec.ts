@@ -60,7 +60,7 @@ async function inProcess(fixture: string, outtype: 'f16' | 'q8_0' | 'f32', name:
   return { plan, bytes: sink.bytes() };
 }
 
-// Each test spawns Node + tsx several times; on a loaded 2-core machine that alone takes seconds.
+// Each test spawns the CLI (the bundle: test/setup/build-cli.ts) several times; on a loaded 2-core machine that takes seconds.
 describe('lora2gguf CLI (spawned)', { timeout: 180_000 }, () => {
   it('writes the default-named file, byte-identical to the in-process core output', async () => {
     const { adapter, base } = adapterCopy('llama_bf16_f16', 'my-adapter');

@@ -10,8 +10,8 @@
  */
 import type { ByteSink } from '../io';
 
-/** 4 MiB: large writes, two buffers. */
-export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+/** 2 MiB: writes large enough to cost little per call (4 MiB measured no faster), two buffers. */
+export const DEFAULT_CHUNK_BYTES = 2 * 1024 * 1024;
 const CARRY_ALIGN = 32;
 
 export class ChunkWriter {

@@ -23,8 +23,11 @@ export interface ReadAheadOptions {
   slabs?: [Uint8Array, Uint8Array];
 }
 
-/** 8 MiB windows: large reads, while two windows stay far below any memory concern. */
-export const DEFAULT_WINDOW_BYTES = 8 * 1024 * 1024;
+/**
+ * 6 MiB windows: large reads, and two of them are a small fixed budget (measured on a 1 GB
+ * adapter: as fast as 8 MiB, faster than 4 MiB, whose tensors more often stream in pieces).
+ */
+export const DEFAULT_WINDOW_BYTES = 6 * 1024 * 1024;
 const DEFAULT_GAP_BYTES = 4096;
 /** Runs are placed in a reused buffer at their file offset modulo this, keeping typed views aligned. */
 const PLACEMENT_ALIGN = 8;
