@@ -26,6 +26,26 @@ export default tseslint.config(
     rules: reactHooks.configs.recommended.rules,
   },
   {
+    // The page takes values from the core's light entry only; the converter itself runs in the
+    // worker (loaded on demand), so the first screen's bundle stays small.
+    files: ['src/app/**/*.{ts,tsx}', 'workers/protocol.ts'],
+    ignores: ['**/*.spec.{ts,tsx}'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)core(/index)?$',
+              allowTypeImports: true,
+              message: 'Import values from core/light (types may come from core): the page must not bundle the converter.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The core is pure: no DOM, no Node built-ins.
     files: ['src/core/**/*.ts'],
     ignores: ['src/core/**/*.spec.ts'],

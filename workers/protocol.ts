@@ -5,7 +5,8 @@
  * alone sends only name, message and stack).
  */
 import { transferHandlers, type TransferHandler } from 'comlink';
-import { ConversionError, type ConversionPlan, type HubRef, type InspectOptions, type SerializedConversionError } from '../src/core';
+import { ConversionError } from '../src/core/light';
+import type { ConversionPlan, HubRef, InspectOptions, SerializedConversionError } from '../src/core';
 
 /** A file the user gave, with its path relative to what was dropped (`folder/sub/name`). */
 export interface CandidateFile {

@@ -1,4 +1,4 @@
-import type { OutType } from './tensor/encode';
+import type { OutType } from './outtype';
 
 /** llama.cpp-style output file name: `<name>-<OUTTYPE>-LoRA.gguf`, safe on every OS. */
 export function defaultOutputFileName(name: string, outtype: OutType): string {

@@ -16,7 +16,8 @@
  *   name=<text>       general.name and the output file name's stem
  *   drop_unapplied=1  drop (with a warning) LoRA llama.cpp would not apply, e.g. on a tied lm_head
  */
-import { DEFAULT_REVISION, OUTTYPES, parseHubRef, repoIdProblem, type HubRef, type OutType } from '../../core';
+import { DEFAULT_REVISION, OUTTYPES, parseHubRef, repoIdProblem } from '../../core/light';
+import type { HubRef, OutType } from '../../core';
 
 export const LINK_VERSION = 1;
 

@@ -2,7 +2,8 @@
  * Words for people for every error the core can raise (keyed by its closed set of codes), and
  * for the browser's own failures (full disk, lost permission, a file that changed).
  */
-import { ConversionError, type ErrorCode, type SerializedConversionError } from '../../core';
+import { ConversionError } from '../../core/light';
+import type { ErrorCode, SerializedConversionError } from '../../core';
 
 export interface ErrorWords {
   /** A short headline. */

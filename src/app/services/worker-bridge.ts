@@ -4,7 +4,8 @@
  * cancel asks the worker to stop at the next tensor — and terminates it if it does not answer.
  */
 import { proxy, wrap, type Remote } from 'comlink';
-import { ConversionError, type ConversionPlan, type InspectOptions } from '../../core';
+import { ConversionError } from '../../core/light';
+import type { ConversionPlan, InspectOptions } from '../../core';
 import type {
   CandidateFile,
   ConversionInputs,

@@ -5,7 +5,8 @@
  */
 import { useStore } from 'zustand';
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import { defaultOutputFileName, isAbortError, lookupBaseConfig, type ConversionPlan, type Diagnostic, type InspectOptions, type OutType } from '../../core';
+import { defaultOutputFileName, isAbortError, lookupBaseConfig } from '../../core/light';
+import type { ConversionPlan, Diagnostic, InspectOptions, OutType } from '../../core';
 import type { CandidateFile, ConversionInputs, ConvertResult, RecognizedFile, SaveTarget, WorkerProgress } from '../../../workers/protocol';
 import { describeError, type DescribedError } from '../services/error-words';
 import { selectInputs, type InputSelection } from '../services/inputs';

@@ -231,8 +231,4 @@ export async function resolveBaseConfig(baseId: string, options: ResolveBaseOpti
   return { text, origin: 'hub', source: hubFileUrl(ref, 'config.json', endpointOf(options)) };
 }
 
-/** A name for the output (`general.name`) from a Hub reference: the folder's or the repo's name. */
-export function hubRefDisplayName(ref: HubRef): string {
-  const sub = ref.subfolder.split('/').filter(Boolean);
-  return sub.length ? sub[sub.length - 1]! : ref.repo.split('/')[1]!;
-}
+export { hubRefDisplayName } from './ref';

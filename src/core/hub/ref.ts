@@ -208,3 +208,9 @@ export function formatHubRef(ref: HubRef): string {
 export function refFilePath(ref: HubRef, file: string): string {
   return ref.subfolder ? `${ref.subfolder}/${file}` : file;
 }
+
+/** The name a Hub adapter gets by default: its subfolder's last part, else the repo's name. */
+export function hubRefDisplayName(ref: HubRef): string {
+  const sub = ref.subfolder.split('/').filter(Boolean);
+  return sub.length ? sub[sub.length - 1]! : ref.repo.split('/')[1]!;
+}

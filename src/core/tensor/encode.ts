@@ -3,6 +3,7 @@ import { f32BitsToBf16Bits } from './bf16';
 import { f32BitsToF16Bits } from './f16';
 import { encodeQ8_0, Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from './q8_0';
 import { HOST_LITTLE_ENDIAN } from './read';
+import type { OutType } from '../outtype';
 
 /** GGML tensor types this converter writes, with @huggingface/gguf's type ids. */
 export const GGML_TYPE = {
@@ -13,10 +14,7 @@ export const GGML_TYPE = {
 } as const;
 export type GgmlTypeName = keyof typeof GGML_TYPE;
 
-/** Output types the user can ask for. `auto` is resolved to one of the others before planning. */
-export const OUTTYPES = ['f32', 'f16', 'bf16', 'q8_0'] as const;
-export type OutType = (typeof OUTTYPES)[number];
-export type OutTypeOption = OutType | 'auto';
+export { OUTTYPES, type OutType, type OutTypeOption } from '../outtype';
 
 export const OUTTYPE_TO_GGML: Record<OutType, GgmlTypeName> = { f32: 'F32', f16: 'F16', bf16: 'BF16', q8_0: 'Q8_0' };
 

@@ -1,20 +1,17 @@
+import { lazy, Suspense, useEffect } from 'react';
 import { useApp, getAppStore } from '../../state/store';
 import { loadSample } from '../../services/sample';
 import type { Collected } from '../../services/walk';
-import { BaseConfigPrompt } from '../BaseConfigPrompt/BaseConfigPrompt';
 import { DropZone } from '../DropZone/DropZone';
 import { ErrorPanel } from '../ErrorPanel/ErrorPanel';
-import { InputFiles } from '../InputFiles/InputFiles';
-import { Preflight } from '../Preflight/Preflight';
-import { ProgressPanel } from '../ProgressPanel/ProgressPanel';
-import { ResultPanel } from '../ResultPanel/ResultPanel';
 import { DocumentTitle } from '../../pwa/DocumentTitle';
 import { LinkNotice } from '../../links/LinkNotice';
-import { CopyLink } from '../CopyLink/CopyLink';
 import { HubInput } from '../HubInput/HubInput';
-import { HubSummary } from '../HubInput/HubSummary';
 import { UpdateToast } from '../../pwa/UpdateToast';
 import styles from './App.module.css';
+
+const loadAfterDrop = () => import('./AfterDrop');
+const AfterDrop = lazy(loadAfterDrop);
 
 function addFiles(c: Collected) {
   void getAppStore().getState().addFiles(c);
@@ -27,7 +24,13 @@ function trySample() {
 export function App() {
   const phase = useApp((s) => s.phase);
   const loadError = useApp((s) => s.loadError);
-  const needsBase = useApp((s) => !!s.selection?.adapterConfig && !!s.selection.adapter && !s.selection.baseConfig && !s.baseConfigFile);
+  // The screens after a drop come in their own chunk: fetch it once the first screen is up.
+  useEffect(() => {
+    const idle = (globalThis as { requestIdleCallback?: (f: () => void) => number }).requestIdleCallback;
+    const start = () => void loadAfterDrop();
+    if (idle) idle(start);
+    else setTimeout(start, 200);
+  }, []);
 
   return (
     <div className={styles.app}>
@@ -50,23 +53,11 @@ export function App() {
           </>
         )}
         {loadError && <ErrorPanel error={loadError} />}
-        {phase === 'preflight' && (
-          <>
-            <div className={styles.toolbar}>
-              <h2>Check before converting</h2>
-              <button type="button" onClick={() => getAppStore().getState().reset()}>
-                Start over
-              </button>
-            </div>
-            <HubSummary />
-            <InputFiles />
-            {needsBase && <BaseConfigPrompt />}
-            <Preflight />
-            <CopyLink />
-          </>
+        {phase !== 'empty' && phase !== 'reading' && (
+          <Suspense fallback={<p className={styles.loading}>Loading…</p>}>
+            <AfterDrop />
+          </Suspense>
         )}
-        {phase === 'converting' && <ProgressPanel />}
-        {phase === 'done' && <ResultPanel />}
       </main>
       <footer className={styles.footer}>
         The conversion runs in a Web Worker on this device. Output tensors follow llama.cpp&apos;s convert_lora_to_gguf.py; anything that would not load or

@@ -1,5 +1,5 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
-import { parseHubRef, repoIdProblem } from '../../../core';
+import { parseHubRef, repoIdProblem } from '../../../core/light';
 import { describeError } from '../../services/error-words';
 import { ErrorPanel } from '../ErrorPanel/ErrorPanel';
 import { HUB_ENDPOINT } from './hub-endpoint';

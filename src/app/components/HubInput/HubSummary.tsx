@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { formatHubRef, repoIdProblem } from '../../../core';
+import { formatHubRef, repoIdProblem } from '../../../core/light';
 import { useApp } from '../../state/store';
 import { openFromHub } from './hub-session';
 import styles from './HubInput.module.css';

@@ -6,7 +6,8 @@
  */
 import { useStore } from 'zustand';
 import { createStore } from 'zustand/vanilla';
-import { ConversionError, formatHubRef, hubRefDisplayName, refFilePath, type HubRef } from '../../../core';
+import { ConversionError, formatHubRef, hubRefDisplayName, refFilePath } from '../../../core/light';
+import type { HubRef } from '../../../core';
 import type { HubAdapterSource, HubOpened, RecognizedFile } from '../../../../workers/protocol';
 import { describeError, type DescribedError } from '../../services/error-words';
 import type { InputSelection } from '../../services/inputs';

@@ -1,4 +1,5 @@
-import { OUTTYPES, type ConversionPlan, type OutType } from '../../../core';
+import { OUTTYPES } from '../../../core/light';
+import type { ConversionPlan, OutType } from '../../../core';
 import { formatBytes, formatNumber } from '../../services/format';
 import { hasSavePicker, pickSaveTarget, PickerCancelled } from '../../services/save';
 import { getAppStore, outputFileName, useApp } from '../../state/store';
