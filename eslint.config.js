@@ -17,7 +17,7 @@ export default tseslint.config(
   },
   {
     // Node scripts in plain JavaScript (the bin, the CLI bundler).
-    files: ['bin/**/*.mjs', 'scripts/**/*.mjs'],
+    files: ['bin/**/*.mjs', 'scripts/**/*.mjs', 'bench/**/*.mjs'],
     languageOptions: { globals: globals.node },
   },
   {

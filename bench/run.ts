@@ -1,136 +1,296 @@
 /**
- * Conversion throughput and memory, per output type, on a synthetic Llama-7B-shaped adapter
- * (r = 64 on q/k/v/o/gate/up/down, 32 layers: ~320 MB in BF16) whose bytes are generated, not
- * stored, and an output that is only counted: this measures the core, not the disk.
+ * `npm run bench`: how fast and how lean a conversion is, measured side by side in one run.
  *
- * Each output type runs in its own child process so that its peak RSS is its own. CPU time is
- * reported beside wall time because wall time on a shared machine measures the neighbours too.
+ * For each generated adapter (Llama-3-8B shaped; see generate.ts), fastest of `--runs`:
+ * - the yardstick: a userspace copy of the same file (a read/write loop in Node, 1 MiB blocks —
+ *   not `cp`, which may clone the file inside the kernel);
+ * - the CLI (the bundle users run, as a child process) for every outtype: wall time, CPU time and
+ *   peak RSS of the process itself (bench/rusage-hook.mjs), MB/s of input;
+ * - the browser: the production build in headless Chromium, timed from Convert to Done, with the
+ *   renderer's (page + worker) peak RSS;
+ * and the CLI's start: `--version` and a tiny adapter end to end.
+ * Figures are ratios to the copy's time measured in the same run: the machine is shared and
+ * noisy (the kernel's write-back of dirty pages swings any one timing), so the page cache is
+ * warmed first and every figure is the fastest of its runs.
  *
- *   npm run bench [-- --layers 32 --dtype BF16|F16|F32 --repeat 1 --outtypes f32,f16,bf16,q8_0]
+ *   npm run bench                     256 MB and 1 GB, BF16 and F32, 3 runs each
+ *   npm run bench -- --huge           adds ~4 GB (BF16)
+ *   npm run bench -- --quick          ~64 MB BF16, 1 run: checks that everything runs (CI);
+ *                                     writes neither bench/results/ nor docs/benchmarks.md
+ *   options: --sizes 256,1024 (MB)  --dtypes BF16,F32  --runs 3  --outtypes f32,f16,bf16,q8_0
+ *            --browser-outtypes f16  --no-browser  --keep (the generated adapters)
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { cpus, freemem, platform, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { convert, CountingSink, inspect, type OutType } from '../src/core';
-import { generatedSafetensors, type GeneratedTensor } from '../test/helpers/safetensors-build';
+import { browserConvert, chromiumVersion, serveApp, type AppServer, type SavePath } from './browser';
+import { generateAdapter, type BenchDtype, type GeneratedAdapter } from './generate';
 
-interface Result {
-  outtype: OutType;
-  inputBytes: number;
-  outputBytes: number;
-  wallSeconds: number;
-  cpuSeconds: number;
-  peakRssBytes: number;
-}
-
-const HIDDEN = 4096;
-const INTERMEDIATE = 11008;
-const RANK = 64;
-
-function adapter(layers: number): GeneratedTensor[] {
-  const tensors: GeneratedTensor[] = [];
-  const linear = (module: string, inDim: number, outDim: number) =>
-    tensors.push(
-      { name: `base_model.model.${module}.lora_A.weight`, shape: [RANK, inDim] },
-      { name: `base_model.model.${module}.lora_B.weight`, shape: [outDim, RANK] },
-    );
-  for (let l = 0; l < layers; l++) {
-    for (const p of ['q', 'k', 'v', 'o']) linear(`model.layers.${l}.self_attn.${p}_proj`, HIDDEN, HIDDEN);
-    linear(`model.layers.${l}.mlp.gate_proj`, HIDDEN, INTERMEDIATE);
-    linear(`model.layers.${l}.mlp.up_proj`, HIDDEN, INTERMEDIATE);
-    linear(`model.layers.${l}.mlp.down_proj`, INTERMEDIATE, HIDDEN);
-  }
-  return tensors;
-}
-
-async function runOne(outtype: OutType, layers: number, dtype: 'F32' | 'F16' | 'BF16', repeat: number): Promise<Result> {
-  const source = generatedSafetensors(adapter(layers), dtype);
-  const baseConfig = JSON.stringify({
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    hidden_size: HIDDEN,
-    intermediate_size: INTERMEDIATE,
-    num_attention_heads: 32,
-    num_key_value_heads: 32,
-    num_hidden_layers: layers,
-    vocab_size: 32000,
-    tie_word_embeddings: false,
-  });
-  const adapterConfig = JSON.stringify({
-    peft_type: 'LORA',
-    r: RANK,
-    lora_alpha: 128,
-    target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
-  });
-  let best: Omit<Result, 'peakRssBytes'> | undefined;
-  for (let i = 0; i < repeat; i++) {
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    const plan = await inspect({ adapterConfig, baseConfig, adapter: source }, { outtype, name: 'bench' });
-    const sink = new CountingSink();
-    await convert(plan, source, sink);
-    const wallSeconds = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const r = { outtype, inputBytes: source.byteLength, outputBytes: sink.length, wallSeconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
-    if (!best || r.cpuSeconds < best.cpuSeconds) best = r;
-  }
-  // maxRSS is in KiB.
-  return { ...best!, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
-}
-
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(ROOT, 'bin', 'lora2gguf.mjs');
+const HOOK = join(ROOT, 'bench', 'rusage-hook.mjs');
 const MB = 1e6;
 
-function printTable(results: Result[], dtype: string): void {
-  const ref = results.find((r) => r.outtype === 'f16') ?? results[0]!;
-  const rows = [
-    ['outtype', 'in MB', 'out MB', 'wall s', 'cpu s', 'in MB/s (wall)', 'in MB/s (cpu)', 'peak RSS MB', `cpu time vs ${ref.outtype}`],
-    ...results.map((r) => [
-      r.outtype,
-      (r.inputBytes / MB).toFixed(0),
-      (r.outputBytes / MB).toFixed(0),
-      r.wallSeconds.toFixed(2),
-      r.cpuSeconds.toFixed(2),
-      (r.inputBytes / MB / r.wallSeconds).toFixed(0),
-      (r.inputBytes / MB / r.cpuSeconds).toFixed(0),
-      (r.peakRssBytes / MB).toFixed(0),
-      `${(r.cpuSeconds / ref.cpuSeconds).toFixed(2)}x`,
-    ]),
-  ];
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  console.log(`\nlora2gguf convert, synthetic Llama-7B-shaped adapter (${dtype} input, r=${RANK}), output counted not stored\n`);
-  rows.forEach((r, i) => {
-    console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
-    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  });
+interface Timing {
+  seconds: number;
+  cpuSeconds?: number;
+  peakRssBytes?: number;
+  outputBytes?: number;
+}
+
+export interface Row {
+  adapter: string;
+  dtype: BenchDtype;
+  inputBytes: number;
+  rank: number;
+  path: string;
+  outtype?: string;
+  seconds: number;
+  ratioToCopy: number;
+  inputMBps: number;
+  cpuSeconds?: number;
+  peakRssMB?: number;
+  outputBytes?: number;
 }
 
 const { values } = parseArgs({
   options: {
-    child: { type: 'string' },
-    layers: { type: 'string', default: '32' },
-    dtype: { type: 'string', default: 'BF16' },
-    repeat: { type: 'string', default: '1' },
+    quick: { type: 'boolean' },
+    huge: { type: 'boolean' },
+    sizes: { type: 'string' },
+    dtypes: { type: 'string' },
+    runs: { type: 'string' },
     outtypes: { type: 'string', default: 'f32,f16,bf16,q8_0' },
+    'browser-outtypes': { type: 'string', default: 'f16' },
+    'browser-paths': { type: 'string', default: 'picker,storage' },
+    'no-browser': { type: 'boolean' },
+    keep: { type: 'boolean' },
   },
 });
-const layers = Number(values.layers);
-const dtype = values.dtype as 'F32' | 'F16' | 'BF16';
-const repeat = Number(values.repeat);
+const quick = values.quick === true;
+const sizes = (values.sizes ?? (quick ? '64' : values.huge ? '256,1024,4096' : '256,1024')).split(',').map(Number);
+const dtypes = (values.dtypes ?? (quick ? 'BF16' : 'BF16,F32')).split(',') as BenchDtype[];
+const runs = Number(values.runs ?? (quick ? 1 : 3));
+const outtypes = values.outtypes.split(',');
+const browserOuttypes = values['no-browser'] ? [] : values['browser-outtypes'].split(',').filter(Boolean);
+const browserPaths = values['browser-paths'].split(',').filter(Boolean) as SavePath[];
 
-if (values.child) {
-  process.stdout.write(JSON.stringify(await runOne(values.child as OutType, layers, dtype, repeat)));
-} else {
-  const results: Result[] = [];
-  for (const outtype of values.outtypes.split(',')) {
-    const child = spawnSync(
-      process.execPath,
-      [...process.execArgv, fileURLToPath(import.meta.url), '--child', outtype, '--layers', String(layers), '--dtype', dtype, '--repeat', String(repeat)],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    if (child.status !== 0) throw new Error(`bench child for ${outtype} failed (${child.status})`);
-    const r = JSON.parse(child.stdout) as Result;
-    results.push(r);
-    console.error(`${outtype}: ${r.wallSeconds.toFixed(2)} s wall, ${r.cpuSeconds.toFixed(2)} s cpu`);
-  }
-  printTable(results, dtype);
+function fastest<T extends { seconds: number }>(list: T[]): T {
+  return list.reduce((a, b) => (b.seconds < a.seconds ? b : a));
 }
+
+/** Read the whole file once, so every measured path starts from a warm page cache. */
+function warm(file: string): void {
+  const fd = openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  try {
+    while (readSync(fd, buf) > 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Write the dirty pages of earlier steps back before a timed step (`sync`), so that no step pays
+ * for the write-back of the one before it: outputs of a GB or more otherwise swing the next timing.
+ */
+function flush(): void {
+  execFileSync('sync');
+}
+
+/** The yardstick: read and write every byte once, in userspace (1 MiB blocks). */
+function userspaceCopy(from: string, to: string): Timing {
+  const t0 = performance.now();
+  const src = openSync(from, 'r');
+  const dst = openSync(to, 'w');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  try {
+    let n: number;
+    while ((n = readSync(src, buf)) > 0) writeSync(dst, buf, 0, n);
+  } finally {
+    closeSync(src);
+    closeSync(dst);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  rmSync(to, { force: true });
+  return { seconds };
+}
+
+/** One CLI run as a child process: wall time from outside, CPU and peak RSS from inside. */
+function cli(args: string[], work: string): Timing {
+  const usage = join(work, `rusage-${process.pid}.json`);
+  rmSync(usage, { force: true });
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, ['--import', HOOK, BIN, ...args], { env: { ...process.env, L2G_RUSAGE_FILE: usage }, encoding: 'utf8' });
+  const seconds = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`lora2gguf ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  const u = JSON.parse(readFileSync(usage, 'utf8')) as { userMicros: number; systemMicros: number; maxRssKiB: number };
+  return { seconds, cpuSeconds: (u.userMicros + u.systemMicros) / 1e6, peakRssBytes: u.maxRssKiB * 1024 };
+}
+
+function convertOnce(a: GeneratedAdapter, outtype: string, work: string): Timing {
+  const outfile = join(work, `out-${outtype}.gguf`);
+  const t = cli([a.dir, '--base', a.baseDir, '--outtype', outtype, '--outfile', outfile, '--force'], work);
+  const outputBytes = statSync(outfile).size;
+  rmSync(outfile, { force: true });
+  return { ...t, outputBytes };
+}
+
+function startup(work: string): { version: Timing; tiny: Timing } {
+  const tinyDir = join(ROOT, 'test', 'fixtures', 'reference', 'llama_bf16_f16', 'input');
+  const version: Timing[] = [];
+  const tiny: Timing[] = [];
+  for (let i = 0; i < 5; i++) {
+    version.push(cli(['--version'], work));
+    tiny.push(cli([tinyDir, '--base', join(tinyDir, 'base'), '--outfile', join(work, 'tiny.gguf'), '--force'], work));
+  }
+  return { version: fastest(version), tiny: fastest(tiny) };
+}
+
+function machine(): Record<string, unknown> {
+  let chromium = 'not measured';
+  if (browserOuttypes.length) chromium = chromiumVersion();
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    freeMemoryGiB: Math.round(freemem() / 2 ** 30),
+    os: `${platform()} ${release()}`,
+    node: process.version,
+    chromium,
+  };
+}
+
+function row(a: GeneratedAdapter, label: string, path: string, t: Timing, copy: Timing, outtype?: string): Row {
+  return {
+    adapter: label,
+    dtype: a.dtype,
+    inputBytes: a.bytes,
+    rank: a.rank,
+    path,
+    outtype,
+    seconds: t.seconds,
+    ratioToCopy: t.seconds / copy.seconds,
+    inputMBps: a.bytes / MB / t.seconds,
+    cpuSeconds: t.cpuSeconds,
+    peakRssMB: t.peakRssBytes !== undefined ? t.peakRssBytes / MB : undefined,
+    outputBytes: t.outputBytes,
+  };
+}
+
+export function formatTable(rows: Row[]): string {
+  const header = ['adapter', 'path', 'time s', '÷ copy', 'MB/s in', 'CPU s', 'peak RSS MB'];
+  const cells = rows.map((r) => [
+    `${r.adapter} ${r.dtype}`,
+    r.outtype ? `${r.path} → ${r.outtype}` : r.path,
+    r.seconds.toFixed(2),
+    r.path === 'copy' ? '1.00' : r.ratioToCopy.toFixed(2),
+    r.inputMBps.toFixed(0),
+    r.cpuSeconds !== undefined ? r.cpuSeconds.toFixed(2) : '',
+    r.peakRssMB !== undefined ? r.peakRssMB.toFixed(0) : '',
+  ]);
+  const all = [header, ...cells];
+  const widths = header.map((_, c) => Math.max(...all.map((line) => line[c]!.length)));
+  const line = (cols: string[]) => `| ${cols.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  return [line(header), `| ${widths.map((w, i) => (i < 2 ? '-'.repeat(w) : `${'-'.repeat(w - 1)}:`)).join(' | ')} |`, ...cells.map(line)].join('\n');
+}
+
+function writeDocs(report: Record<string, unknown>, table: string, start: { version: Timing; tiny: Timing }): void {
+  const file = join(ROOT, 'docs', 'benchmarks.md');
+  const m = report['machine'] as Record<string, unknown>;
+  const generated = [
+    '<!-- bench:begin (written by npm run bench; do not edit by hand) -->',
+    `Measured ${String(report['date'])} on ${String(m['cpu'])}, ${String(m['cores'])} cores, ${String(m['memoryGiB'])} GiB, ${String(m['os'])}, Node ${String(m['node'])}, ${String(m['chromium'])}; fastest of ${runs} runs.`,
+    '',
+    table,
+    '',
+    `CLI start: \`lora2gguf --version\` ${start.version.seconds.toFixed(2)} s; a tiny adapter converted end to end ${start.tiny.seconds.toFixed(2)} s (peak RSS ${((start.tiny.peakRssBytes ?? 0) / MB).toFixed(0)} MB).`,
+    '<!-- bench:end -->',
+  ].join('\n');
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const re = /<!-- bench:begin[\s\S]*?<!-- bench:end -->/;
+  writeFileSync(file, re.test(text) ? text.replace(re, generated) : `${text}\n${generated}\n`);
+}
+
+async function main(): Promise<void> {
+  // Measure the code as it is now: the CLI bundle and the app's production build.
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-cli.mjs')], { stdio: 'inherit' });
+  if (browserOuttypes.length)
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'error'], { cwd: ROOT, stdio: 'inherit' });
+
+  const work = mkdtempSync(join(tmpdir(), 'l2g-bench-'));
+  const cleanup = () => {
+    if (!values.keep) rmSync(work, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  let app: AppServer | undefined;
+  try {
+    const rows: Row[] = [];
+    if (browserOuttypes.length) app = await serveApp();
+    for (const dtype of dtypes) {
+      for (const size of sizes) {
+        const label = size >= 1000 ? `${(size / 1000).toFixed(size % 1000 ? 1 : 0)} GB` : `${size} MB`;
+        console.error(`generating a ${label} ${dtype} adapter…`);
+        const a = generateAdapter(work, `llama3-8b-lora-${size}mb-${dtype.toLowerCase()}`, size * MB, dtype);
+        warm(a.file);
+        const copies: Timing[] = [];
+        const byOuttype = new Map<string, Timing[]>();
+        const inBrowser = new Map<string, (Timing & { rendererPeakRssBytes: number })[]>();
+        for (let r = 0; r < runs; r++) {
+          flush();
+          copies.push(userspaceCopy(a.file, join(work, 'copy.bin')));
+          for (const o of outtypes) {
+            flush();
+            const t = convertOnce(a, o, work);
+            byOuttype.set(o, [...(byOuttype.get(o) ?? []), t]);
+            console.error(`  ${label} ${dtype} → ${o}: ${t.seconds.toFixed(2)} s (copy ${copies[r]!.seconds.toFixed(2)} s)`);
+          }
+          for (const o of browserOuttypes) {
+            for (const p of browserPaths) {
+              flush();
+              const b = await browserConvert(app!, a.dir, o, p);
+              const key = `${p}:${o}`;
+              inBrowser.set(key, [
+                ...(inBrowser.get(key) ?? []),
+                { seconds: b.seconds, outputBytes: b.outputBytes, peakRssBytes: b.rendererPeakRssBytes, rendererPeakRssBytes: b.rendererPeakRssBytes },
+              ]);
+              console.error(`  ${label} ${dtype} → ${o} in Chromium (${p}): ${b.seconds.toFixed(2)} s`);
+            }
+          }
+        }
+        const copy = fastest(copies);
+        rows.push(row(a, label, 'copy', copy, copy));
+        for (const o of outtypes) rows.push(row(a, label, 'CLI', fastest(byOuttype.get(o)!), copy, o));
+        for (const o of browserOuttypes)
+          for (const p of browserPaths)
+            rows.push(row(a, label, `browser (${p === 'picker' ? 'save dialog' : 'storage'})`, fastest(inBrowser.get(`${p}:${o}`)!), copy, o));
+        rmSync(a.dir, { recursive: true, force: true });
+      }
+    }
+    const start = startup(work);
+    const table = formatTable(rows);
+    console.log(`\n${table}\n`);
+    console.log(`CLI start: --version ${start.version.seconds.toFixed(2)} s; tiny adapter ${start.tiny.seconds.toFixed(2)} s`);
+    const date = new Date().toISOString().slice(0, 10);
+    const report = { date, quick, runs, machine: machine(), rows, startup: start };
+    if (quick) {
+      console.log('(--quick: a check that every path runs; nothing written to bench/results or docs)');
+    } else {
+      mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+      writeFileSync(join(ROOT, 'bench', 'results', `${date}.json`), `${JSON.stringify(report, null, 2)}\n`);
+      writeDocs(report, table, start);
+      console.log(`wrote bench/results/${date}.json and docs/benchmarks.md`);
+    }
+  } finally {
+    await app?.close();
+    cleanup();
+  }
+}
+
+await main();

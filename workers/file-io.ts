@@ -5,19 +5,42 @@
  */
 import { ConversionError, type ByteSink, type ByteSource } from '../src/core';
 
-/** A ByteSource over a File or Blob (disk-backed for dropped files). */
-export function blobSource(blob: Blob): ByteSource {
+/** Reads a slice to an ArrayBuffer (tests pass fakes). */
+export type SliceReader = (slice: Blob) => Promise<ArrayBuffer>;
+
+/**
+ * A ByteSource over a File or Blob (disk-backed for dropped files), read slice by slice with
+ * `readSlice` (default `arrayBuffer()`). `readInto` lets the converter land the bytes in its
+ * reused buffers (in the SIMD kernels' memory). A failed read (the file was moved or changed) is
+ * an `io` error. Reads stay asynchronous: FileReaderSync reads 1 GB in 6 MiB slices faster in
+ * Chromium (1.2 s against 2.3 s), but it blocks the worker, and end to end it measured slower
+ * (save dialog: 7.5 s against 5.4 s for 1 GB BF16 → f16; storage: 4.9 s against 3.4 s).
+ */
+export function blobSource(blob: Blob, readSlice: SliceReader = (slice) => slice.arrayBuffer()): ByteSource {
+  const check = (offset: number, length: number) => {
+    if (offset < 0 || length < 0 || offset + length > blob.size) {
+      throw new RangeError(`read past the end: ${offset}+${length} > ${blob.size}`);
+    }
+  };
+  const readBytes = async (offset: number, length: number): Promise<Uint8Array> => {
+    check(offset, length);
+    const slice = blob.slice(offset, offset + length);
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await readSlice(slice));
+    } catch (e) {
+      throw new ConversionError('io', `The adapter file could not be read (${(e as Error)?.message ?? e}); it may have been moved, changed or deleted.`);
+    }
+    if (bytes.byteLength !== length) {
+      throw new ConversionError('io', `Read ${bytes.byteLength} bytes instead of ${length}; the file changed or could not be read.`);
+    }
+    return bytes;
+  };
   return {
     byteLength: blob.size,
-    async read(offset, length) {
-      if (offset < 0 || length < 0 || offset + length > blob.size) {
-        throw new RangeError(`read past the end: ${offset}+${length} > ${blob.size}`);
-      }
-      const bytes = new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer());
-      if (bytes.byteLength !== length) {
-        throw new ConversionError('io', `Read ${bytes.byteLength} bytes instead of ${length}; the file changed or could not be read.`);
-      }
-      return bytes;
+    read: readBytes,
+    async readInto(offset, target) {
+      target.set(await readBytes(offset, target.byteLength));
     },
   };
 }

@@ -83,6 +83,18 @@ describe('worker sinks and sources', () => {
     ]);
   });
 
+  test("blobSource reads slices, into the caller's buffer too, and turns a failed read into an io error", async () => {
+    const blob = new Blob([Uint8Array.of(0, 1, 2, 3, 4, 5, 6, 7)]);
+    const src = blobSource(blob);
+    expect(Array.from(await src.read(1, 3))).toEqual([1, 2, 3]);
+    const target = new Uint8Array(4);
+    await src.readInto!(4, target);
+    expect(Array.from(target)).toEqual([4, 5, 6, 7]);
+    // A dropped file that was moved or changed since: the browser's NotReadableError.
+    const failing = blobSource(blob, () => Promise.reject(new DOMException('The requested file could not be read', 'NotReadableError')));
+    await expect(failing.read(0, 2)).rejects.toMatchObject({ code: 'io', message: expect.stringMatching(/could not be read/) });
+  });
+
   test('blobSource reads exact slices and refuses reads past the end', async () => {
     const src = blobSource(new Blob([Uint8Array.of(0, 1, 2, 3, 4, 5, 6, 7)]));
     expect(Array.from(await src.read(2, 3))).toEqual([2, 3, 4]);

@@ -1,0 +1,111 @@
+/**
+ * The browser path, measured as a user meets it: the production build served on 127.0.0.1,
+ * Debian's Chromium (headless), the adapter folder given through the folder input, saved through
+ * the save-picker path (a file handle in the origin-private file system standing in for the
+ * dialog, as in the e2e suite), timed from the Convert click to the Done screen. Each run gets a
+ * fresh browser, so the renderer's peak resident memory (page and worker: a dedicated worker
+ * lives in its page's renderer process) is that run's own; it is read from /proc (VmHWM).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { preview, type PreviewServer } from 'vite';
+import { CHROMIUM, CHROMIUM_ARGS, FAKE_PICKER, NO_PICKER } from '../e2e/harness';
+
+export interface BrowserRun {
+  seconds: number;
+  outputBytes: number;
+  /** Peak resident memory of the page's renderer process (page + worker), bytes. */
+  rendererPeakRssBytes: number;
+  browserVersion: string;
+}
+
+export interface AppServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function serveApp(): Promise<AppServer> {
+  const server: PreviewServer = await preview({ logLevel: 'error', preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false } });
+  const address = server.httpServer.address();
+  if (!address || typeof address === 'string') throw new Error('preview server has no address');
+  return { url: `http://127.0.0.1:${address.port}/`, close: () => server.close() };
+}
+
+/** Peak RSS (VmHWM) of the renderer processes of the browser using `profile`, the largest. */
+function rendererPeakRss(profile: string): number {
+  let peak = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes(profile) || !cmd.includes('--type=renderer')) continue;
+      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (hwm) peak = Math.max(peak, Number(hwm[1]) * 1024);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return peak;
+}
+
+/**
+ * `picker`: the save dialog path (a FileSystemWritableFileStream on the picked file; an OPFS
+ * handle stands in for the dialog). `storage`: where there is no save dialog (Firefox, Safari),
+ * the worker writes into the origin-private file system with a sync access handle and the page
+ * offers the file as a download; Done is when it is written and verified.
+ */
+export type SavePath = 'picker' | 'storage';
+
+export async function browserConvert(app: AppServer, adapterDir: string, outtype: string, savePath: SavePath = 'picker'): Promise<BrowserRun> {
+  const profile = mkdtempSync(join(tmpdir(), 'l2g-bench-profile-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    args: CHROMIUM_ARGS,
+    headless: true,
+    viewport: { width: 1200, height: 900 },
+  });
+  try {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.addInitScript(savePath === 'picker' ? FAKE_PICKER : NO_PICKER);
+    await page.goto(app.url);
+    await page.getByTestId('adapter-folder-input').setInputFiles(adapterDir);
+    await page.getByTestId('preflight').waitFor({ timeout: 120_000 });
+    await page.getByTestId(`outtype-${outtype}`).check();
+    await page.waitForFunction(
+      (suffix) => document.querySelector('[data-testid="output-file-name"]')?.textContent?.includes(suffix),
+      `-${outtype.toUpperCase()}-LoRA.gguf`,
+    );
+    const t0 = performance.now();
+    await page.getByTestId('convert').click();
+    await page.getByTestId('result').waitFor({ timeout: 600_000 });
+    const seconds = (performance.now() - t0) / 1000;
+    const rendererPeakRssBytes = rendererPeakRss(profile);
+    // A string, not a function: tsx's transform would add helpers the page does not have.
+    const outputBytes = (await page.evaluate(`(async () => {
+      async function sum(dir) {
+        let total = 0;
+        for await (const h of dir.values()) total += h.kind === 'file' ? (await h.getFile()).size : await sum(h);
+        return total;
+      }
+      return sum(await navigator.storage.getDirectory());
+    })()`)) as number;
+    if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
+    return { seconds, outputBytes, rendererPeakRssBytes, browserVersion: context.browser()?.version() ?? chromiumVersion() };
+  } finally {
+    await context.close().catch(() => undefined);
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+export function chromiumVersion(): string {
+  try {
+    // Debian's wrapper prints "Chromium 1xx.x.x.x built on Debian …".
+    return execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
