@@ -46,6 +46,17 @@ export default tseslint.config(
     },
   },
   {
+    // One direction in the app: components use state and services, never the other way round.
+    files: ['src/app/state/**/*.{ts,tsx}', 'src/app/services/**/*.{ts,tsx}', 'src/app/links/**/*.{ts,tsx}'],
+    ignores: ['**/*.spec.{ts,tsx}'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/components/**'], message: 'State, services and links must not import from components.' }] },
+      ],
+    },
+  },
+  {
     // The core is pure: no DOM, no Node built-ins.
     files: ['src/core/**/*.ts'],
     ignores: ['src/core/**/*.spec.ts'],

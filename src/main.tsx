@@ -6,7 +6,7 @@ import { cleanupTempFiles, getTempFile, holdTempLock, removeTempFile } from './a
 import { createWorkerConverter } from './app/services/worker-bridge';
 import { createAppStore, setAppStore } from './app/state/store';
 import { registerPwa } from './app/pwa/register';
-import { setHubConverter } from './app/components/HubInput/hub-session';
+import { setHubConverter } from './app/services/hub-session';
 import { startLinks } from './app/links/apply-link';
 
 const converter = createWorkerConverter();

@@ -5,7 +5,7 @@
  */
 import { useStore } from 'zustand';
 import { createStore } from 'zustand/vanilla';
-import { openFromHub } from '../components/HubInput/hub-session';
+import { openFromHub } from '../services/hub-session';
 import { getAppStore, type Options } from '../state/store';
 import { decodeLink, isLinkFragment, type LinkProblem, type LinkState } from './link';
 

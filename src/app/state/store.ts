@@ -12,8 +12,8 @@ import { describeError, type DescribedError } from '../services/error-words';
 import { selectInputs, type InputSelection } from '../services/inputs';
 import type { Converter } from '../services/worker-bridge';
 import type { Collected } from '../services/walk';
-import type { HubSession } from '../components/HubInput/hub-session';
-import { hubToken } from '../components/HubInput/hub-token';
+import type { HubSession } from '../services/hub-session';
+import { hubToken } from '../services/hub-token';
 
 export type Phase = 'empty' | 'reading' | 'preflight' | 'converting' | 'done';
 

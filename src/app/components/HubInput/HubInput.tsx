@@ -2,9 +2,9 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { parseHubRef, repoIdProblem } from '../../../core/light';
 import { describeError } from '../../services/error-words';
 import { ErrorPanel } from '../ErrorPanel/ErrorPanel';
-import { HUB_ENDPOINT } from './hub-endpoint';
-import { clearHubError, hubOpenStore, openFromHub, useHubOpen } from './hub-session';
-import { setHubToken } from './hub-token';
+import { HUB_ENDPOINT } from '../../services/hub-endpoint';
+import { clearHubError, hubOpenStore, openFromHub, useHubOpen } from '../../services/hub-session';
+import { setHubToken } from '../../services/hub-token';
 import styles from './HubInput.module.css';
 
 /**

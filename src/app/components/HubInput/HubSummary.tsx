@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { formatHubRef, repoIdProblem } from '../../../core/light';
 import { useApp } from '../../state/store';
-import { openFromHub } from './hub-session';
+import { openFromHub } from '../../services/hub-session';
 import styles from './HubInput.module.css';
 
 /** In the preflight of a Hub adapter: where it came from (pinned commit), where the base config came from, and a base id field when none was found. */

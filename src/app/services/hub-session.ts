@@ -6,13 +6,13 @@
  */
 import { useStore } from 'zustand';
 import { createStore } from 'zustand/vanilla';
-import { ConversionError, formatHubRef, hubRefDisplayName, refFilePath } from '../../../core/light';
-import type { HubRef } from '../../../core';
-import type { HubAdapterSource, HubOpened, RecognizedFile } from '../../../../workers/protocol';
-import { describeError, type DescribedError } from '../../services/error-words';
-import type { InputSelection } from '../../services/inputs';
-import type { Converter } from '../../services/worker-bridge';
-import { DEFAULT_OPTIONS, getAppStore, type Options } from '../../state/store';
+import { ConversionError, formatHubRef, hubRefDisplayName, refFilePath } from '../../core/light';
+import type { HubRef } from '../../core';
+import type { HubAdapterSource, HubOpened, RecognizedFile } from '../../../workers/protocol';
+import { describeError, type DescribedError } from './error-words';
+import type { InputSelection } from './inputs';
+import type { Converter } from './worker-bridge';
+import { DEFAULT_OPTIONS, getAppStore, type Options } from '../state/store';
 import { HUB_ENDPOINT } from './hub-endpoint';
 import { hubToken } from './hub-token';
 

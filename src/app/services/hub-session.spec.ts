@@ -3,15 +3,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { bytesSource, ConversionError, inspect, parseHubRef } from '../../../core';
-import { REFERENCE } from '../../../../test/helpers/fixtures';
-import type { HubOpened, HubOpenRequest } from '../../../../workers/protocol';
-import { recognizeFiles } from '../../../../workers/recognize';
-import { applyLink, linkStore } from '../../links/apply-link';
-import { encodeLink } from '../../links/link';
-import type { Converter } from '../../services/worker-bridge';
-import { conversionInputs, createAppStore, setAppStore } from '../../state/store';
-import { linkStateOf } from '../CopyLink/CopyLink';
+import { bytesSource, ConversionError, inspect, parseHubRef } from '../../core';
+import { REFERENCE } from '../../../test/helpers/fixtures';
+import type { HubOpened, HubOpenRequest } from '../../../workers/protocol';
+import { recognizeFiles } from '../../../workers/recognize';
+import { applyLink, linkStore } from '../links/apply-link';
+import { encodeLink } from '../links/link';
+import type { Converter } from './worker-bridge';
+import { conversionInputs, createAppStore, setAppStore } from '../state/store';
+import { linkStateOf } from '../components/CopyLink/CopyLink';
 import { hubOpenStore, openFromHub, setHubConverter } from './hub-session';
 import { clearHubToken, hubToken, setHubToken } from './hub-token';
 

@@ -1,4 +1,4 @@
-import { DEFAULT_HUB_ENDPOINT } from '../../../core/light';
+import { DEFAULT_HUB_ENDPOINT } from '../../core/light';
 
 /**
  * The Hub this build talks to, fixed at build time (VITE_HUB_ENDPOINT; the e2e suite builds a
