@@ -71,6 +71,10 @@ describe('convert through the save picker (replaced by an OPFS handle)', () => {
         expect(saved.byteLength).toBe(expected.byteLength);
         expect(bytesEqual(saved, expected), `${caseName} ${outtype} bytes`).toBe(true);
         expect(await page.getByTestId('result-tensors').textContent()).toBe(String(expectedCount));
+        // How it went: the elapsed time and the speed, and the shareable link offered again.
+        expect(await page.getByTestId('result-time').textContent()).toMatch(/^\d+(\.\d+)? s$|^\d+ min \d+ s$/);
+        expect(await page.getByTestId('result-speed').textContent()).toMatch(/^\d+(\.\d)? MB\/s of input$/);
+        expect(await page.getByTestId('copy-link').isVisible()).toBe(true);
         expect(await page.getByTestId('usage-cli').textContent()).toContain(`--lora ${fileName}`);
         await page.getByRole('button', { name: 'Convert again with other options' }).click();
         await page.getByTestId('preflight').waitFor();

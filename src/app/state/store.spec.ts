@@ -5,7 +5,7 @@ import type { CandidateFile, ConversionInputs, ConvertResult, RecognizedFile, Sa
 import { recognizeFiles } from '../../../workers/recognize';
 import type { Converter } from '../services/worker-bridge';
 import type { Collected } from '../services/walk';
-import { createAppStore, type SaveDeps } from './store';
+import { createAppStore, type SaveDeps, conversionInputs } from './store';
 
 const adapterConfig = JSON.stringify({ peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: ['q_proj'], base_model_name_or_path: 'org/tiny' });
 const baseConfig = JSON.stringify({
@@ -183,11 +183,15 @@ describe('app store', () => {
     fc.pending().progress({ phase: 'writing', bytesWritten: 50, totalBytes: 150, tensorsDone: 1, totalTensors: 2 });
     const p = store.getState().progress!;
     expect(p).toMatchObject({ bytesWritten: 50, tensorsDone: 1, bytesPerSecond: 25, secondsLeft: 4 });
+    save.t = 3500;
     fc.pending().resolve(RESULT);
     await done;
     const s = store.getState();
     expect(s.phase).toBe('done');
     expect(s.result).toMatchObject({ fileName: 'picked.gguf', target: 'handle', downloadUrl: null, tensorCount: 2, baseModel: 'org/tiny' });
+    // How long it took (Convert to Done) and how much was read, for the speed on the result page.
+    expect(s.result!.seconds).toBe(3.5);
+    expect(s.result!.inputBytes).toBe(conversionInputs(s)!.adapter.size);
   });
 
   test('fallback: OPFS temp file is locked, offered as download, removed when the user moves on', async () => {

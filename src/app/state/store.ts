@@ -46,6 +46,10 @@ export interface ResultView extends ConvertResult {
   architecture: string;
   baseModel: string | null;
   warnings: Diagnostic[];
+  /** From Convert to Done (written and verified), seconds. */
+  seconds: number;
+  /** The adapter weights' size, for the speed shown beside the time. */
+  inputBytes: number;
 }
 
 /** The effects the store needs besides the converter (save.ts provides them in the app). */
@@ -353,6 +357,8 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
               architecture: plan.ggufArchitecture,
               baseModel: plan.adapter.baseModel,
               warnings: plan.warnings,
+              seconds: (save.now() - started) / 1000,
+              inputBytes: inputs.adapter.size,
             },
           });
         } catch (e) {

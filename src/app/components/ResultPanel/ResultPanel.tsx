@@ -1,4 +1,5 @@
 import { formatBytes } from '../../services/format';
+import { CopyLink } from '../CopyLink/CopyLink';
 import { getAppStore, useApp } from '../../state/store';
 import styles from './ResultPanel.module.css';
 
@@ -21,6 +22,16 @@ export function usageLines(fileName: string, baseModel: string | null): { cli: s
     server: `llama-server -m ${base} --lora ${file}`,
     ollama: `FROM ./${baseGgufName(baseModel)}\nADAPTER ./${fileName}`,
   };
+}
+
+export function formatSeconds(s: number): string {
+  return s < 10 ? `${s.toFixed(2)} s` : s < 120 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+/** Speed in MB of adapter read per second. */
+export function formatRate(bytes: number, seconds: number): string {
+  const rate = bytes / 1e6 / Math.max(seconds, 1e-3);
+  return `${rate < 10 ? rate.toFixed(1) : rate.toFixed(0)} MB/s of input`;
 }
 
 /** The verified output: what is in it, and how to use it. */
@@ -64,6 +75,14 @@ export function ResultPanel() {
           <dt>GGUF version</dt>
           <dd>{r.ggufVersion}</dd>
         </div>
+        <div>
+          <dt>Time</dt>
+          <dd data-testid="result-time">{formatSeconds(r.seconds)}</dd>
+        </div>
+        <div>
+          <dt>Speed</dt>
+          <dd data-testid="result-speed">{formatRate(r.inputBytes, r.seconds)}</dd>
+        </div>
       </dl>
       {r.warnings.length > 0 && (
         <div role="status" data-testid="result-warnings">
@@ -98,6 +117,8 @@ export function ResultPanel() {
           </tbody>
         </table>
       </details>
+      <p>A link that repeats these settings (never your files or token):</p>
+      <CopyLink />
       <div className={styles.actions}>
         <button type="button" onClick={() => store.again()}>
           Convert again with other options
