@@ -16,7 +16,12 @@ export interface CliOptions {
   force: boolean;
   dryRun: boolean;
   json: boolean;
-  dropTiedLmHead: boolean;
+  /** Leave out what llama.cpp would not apply (tied-head LoRA, MLA, norm vectors), with a warning. */
+  dropUnapplied: boolean;
+  /** Keep mergekit norm vectors as llama.cpp's converter writes them (llama.cpp ignores them). */
+  keepNormVectors: boolean;
+  /** The old --drop-tied-lm-head was given: it means --drop-unapplied --keep-norm-vectors (said on stderr). */
+  usedOldDropFlag: boolean;
   textOnly: boolean;
   /** Write NaN / infinite values as they are instead of failing. */
   keepNonFinite: boolean;
@@ -46,8 +51,12 @@ Options:
   --force                 overwrite an existing output file
   --dry-run               print the conversion plan; write nothing
   --json                  machine-readable output (the plan with --dry-run, else the summary)
-  --drop-tied-lm-head     drop, with a warning, LoRA tensors llama.cpp would load but not apply
-                          as PEFT does (lm_head / token embeddings on a tied base, DeepSeek MLA)
+  --drop-unapplied        leave out, with a warning listing them, the tensors llama.cpp would not
+                          apply as PEFT does (lm_head / token-embedding LoRA on a tied base,
+                          DeepSeek MLA projections, mergekit norm vectors); else they are refused
+  --keep-norm-vectors     write mergekit norm vectors as llama.cpp's converter does, knowing that
+                          llama.cpp ignores them (else refused, or left out by --drop-unapplied)
+  --drop-tied-lm-head     the old name: --drop-unapplied --keep-norm-vectors
   --text-only             convert only the language model's LoRA: leave out, with a warning,
                           vision tower / multimodal projector / audio encoder tensors
   --keep-non-finite       write NaN and infinite values as they are (by default a tensor holding
@@ -76,6 +85,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
         force: { type: 'boolean', short: 'f' },
         'dry-run': { type: 'boolean' },
         json: { type: 'boolean' },
+        'drop-unapplied': { type: 'boolean' },
+        'keep-norm-vectors': { type: 'boolean' },
         'drop-tied-lm-head': { type: 'boolean' },
         'text-only': { type: 'boolean' },
         'keep-non-finite': { type: 'boolean' },
@@ -114,7 +125,9 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
       force: values.force === true,
       dryRun: values['dry-run'] === true,
       json: values.json === true,
-      dropTiedLmHead: values['drop-tied-lm-head'] === true,
+      dropUnapplied: values['drop-unapplied'] === true || values['drop-tied-lm-head'] === true,
+      keepNormVectors: values['keep-norm-vectors'] === true || values['drop-tied-lm-head'] === true,
+      usedOldDropFlag: values['drop-tied-lm-head'] === true,
       textOnly: values['text-only'] === true,
       keepNonFinite: values['keep-non-finite'] === true,
       hubEndpoint: values['hub-endpoint'],

@@ -187,6 +187,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     throw e;
   }
 
+  if (options.usedOldDropFlag) {
+    io.stderr('note: --drop-tied-lm-head is now --drop-unapplied --keep-norm-vectors (same effect); the new names say what they do.\n');
+  }
   const env = io.env ?? process.env;
   const token = env.HF_TOKEN || undefined;
   const fail = (errors: SerializedConversionError[], plan?: ConversionPlan): number => {
@@ -250,7 +253,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const name = options.name ?? defaultName;
     const plan = await inspect(
       { adapterConfig, baseConfig: base.text, adapter: source },
-      { outtype: options.outtype, name, dropUnapplied: options.dropTiedLmHead, textOnly: options.textOnly },
+      { outtype: options.outtype, name, dropUnapplied: options.dropUnapplied, keepNormVectors: options.keepNormVectors, textOnly: options.textOnly },
     );
     const outfile = resolve(io.cwd, options.outfile ?? defaultOutputFileName(name, plan.outtype));
     const hubInfo = hubAdapter ? { hub: { ref: formatHubRef(hubAdapter.pinned), commit: hubAdapter.commit, file: hubAdapter.adapterFile } } : {};

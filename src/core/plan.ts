@@ -63,10 +63,17 @@ export interface InspectOptions {
   /** `general.name`; default "LoRA adapter". */
   name?: string;
   /**
-   * Drop (with a warning) LoRA tensors llama.cpp would load but not apply as PEFT does: lm_head
-   * and token-embedding LoRA on a tied base, DeepSeek MLA projections. Off by default: refused.
+   * Leave out, with a warning listing them, the tensors llama.cpp would not apply as PEFT does:
+   * lm_head and token-embedding LoRA on a tied base, DeepSeek MLA projections, and mergekit norm
+   * vectors (unless `keepNormVectors`). Off by default: refused. (CLI: --drop-unapplied.)
    */
   dropUnapplied?: boolean;
+  /**
+   * Keep mergekit norm vectors, as llama.cpp's converter writes them, knowing that llama.cpp
+   * ignores them (a warning says so). Off by default: refused, or left out with `dropUnapplied`.
+   * (CLI: --keep-norm-vectors.)
+   */
+  keepNormVectors?: boolean;
   /**
    * Convert only the language model's LoRA: leave out (with a warning listing them) every tensor
    * of a vision tower, multimodal projector or audio encoder. Off by default: refused.
@@ -116,6 +123,11 @@ export interface ConversionPlan {
   sources: Record<string, TensorLocation>;
   /** Source tensors left out on purpose (base_layer copies, dropped ones), with why. */
   skipped: { tensor: string; reason: string }[];
+  /**
+   * The adapter's norm vectors (mergekit), which llama.cpp ignores: refused, left out
+   * (`dropUnapplied`) or kept (`keepNormVectors`). The app offers the opt-ins when there are any.
+   */
+  normVectors: string[];
   warnings: Diagnostic[];
   /** Non-empty: convert() refuses. */
   refusals: SerializedConversionError[];
@@ -380,7 +392,7 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
     const blocked = blockedReason(rule, tied, family, base);
     if (blocked) {
       if (options.dropUnapplied) {
-        warnings.push({ code: 'dropped', message: `Dropped ${p.module} LoRA: ${blocked.why}`, tensors: [p.a.name, p.b.name] });
+        warnings.push({ code: 'dropped', message: `Left out ${p.module} LoRA: ${blocked.why}`, tensors: [p.a.name, p.b.name] });
         skipped.push({ tensor: p.a.name, reason: blocked.why }, { tensor: p.b.name, reason: blocked.why });
       } else {
         refusals.push(refusal(blocked.code, `${p.module}: ${blocked.why}`, [p.a.name, p.b.name], blocked.hint, { module: p.module }));
@@ -566,7 +578,7 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
     const names = norms.map((n) => n.tensor.name);
     const why =
       'llama.cpp ignores norm vectors in a LoRA adapter (it applies only lora_a/lora_b pairs), so this part of the adapter (mergekit-style replaced norms) would have no effect.';
-    if (options.dropUnapplied) {
+    if (options.keepNormVectors) {
       warnings.push({
         code: 'norms_not_applied',
         message: `${norms.length} norm vector${norms.length > 1 ? 's' : ''} (${summarise(names)}) written as llama.cpp's converter does, but ${why}`,
@@ -577,13 +589,20 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
           planned(n.gguf, 'norm', n.module, n.tensor.dtype, [{ source: n.tensor.name, ops: n.addOne ? [{ op: 'addOne' }] : [] }], [n.tensor.shape[0]!]),
         );
       }
+    } else if (options.dropUnapplied) {
+      warnings.push({
+        code: 'dropped',
+        message: `Left out ${norms.length} norm vector${norms.length > 1 ? 's' : ''} (${summarise(names)}): ${why}`,
+        tensors: names,
+      });
+      for (const n of names) skipped.push({ tensor: n, reason: 'a norm vector: llama.cpp ignores norm vectors in a LoRA adapter' });
     } else {
       refusals.push(
         refusal(
           'not_applied_by_runtime',
           `Norm vectors: ${why} (${summarise(names)})`,
           names,
-          'Merge the adapter into the base model and convert the merged model to keep the norms; or convert with --drop-tied-lm-head (the app: "drop tied-head LoRA") to knowingly accept that llama.cpp ignores them.',
+          'Merge the adapter into the base model and convert the merged model to keep the norms. Or convert with --drop-unapplied (the app: "leave out what llama.cpp would not apply") to leave them out, or with --keep-norm-vectors to write them anyway, knowing that llama.cpp ignores them.',
         ),
       );
     }
@@ -703,6 +722,7 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
     sizeByOuttype,
     sources,
     skipped,
+    normVectors: norms.map((n) => n.tensor.name),
     warnings,
     refusals,
   };
@@ -786,21 +806,21 @@ function blockedReason(rule: ModuleRule, tied: boolean, family: ArchFamily, base
     return {
       code: 'tied_head',
       why: `LoRA on lm_head cannot be applied: ${tiedWhy}, so llama.cpp has no separate output tensor to attach it to (the file would fail to load, or the update would be lost).`,
-      hint: 'Retrain without "lm_head" in target_modules, or convert with --drop-tied-lm-head (the app: "drop tied-head LoRA") to knowingly leave the lm_head update out.',
+      hint: 'Retrain without "lm_head" in target_modules, or convert with --drop-unapplied (the app: "leave out what llama.cpp would not apply") to knowingly leave the lm_head update out.',
     };
   }
   if (rule.isTokenEmbedding && tied) {
     return {
       code: 'tied_head',
       why: `LoRA on the token embeddings cannot be applied as PEFT does: ${tiedWhy}, and llama.cpp finds LoRA by tensor name, so it would also apply this update to the output projection (which shares token_embd.weight).`,
-      hint: 'Retrain without the embeddings in target_modules, or convert with --drop-tied-lm-head to knowingly leave this update out.',
+      hint: 'Retrain without the embeddings in target_modules, or convert with --drop-unapplied (the app: "leave out what llama.cpp would not apply") to knowingly leave this update out.',
     };
   }
   if (rule.notApplied) {
     return {
       code: 'not_applied_by_runtime',
       why: rule.notApplied,
-      hint: 'Retrain without this module in target_modules, or convert with --drop-tied-lm-head (which drops every LoRA tensor llama.cpp would not apply) to knowingly leave it out.',
+      hint: 'Retrain without this module in target_modules, or convert with --drop-unapplied (the app: "leave out what llama.cpp would not apply") to knowingly leave it out.',
     };
   }
   return undefined;

@@ -213,7 +213,7 @@ describe('llama: mergekit-style norm vectors in the adapter', () => {
     // By default the core refuses: the norm would silently have no effect in llama.cpp.
     await expect(convertWithCore(peft, spec.config, { outtype: 'f32' })).rejects.toMatchObject({ code: 'not_applied_by_runtime' });
     // With the opt-in it writes them as llama.cpp's converter does, with a warning.
-    const { plan, bytes } = await convertWithCore(peft, spec.config, { outtype: 'f32', dropUnapplied: true });
+    const { plan, bytes } = await convertWithCore(peft, spec.config, { outtype: 'f32', keepNormVectors: true });
     expect(plan.tensors.map((t) => t.name)).toContain('blk.0.attn_norm.weight');
     expect(plan.warnings.map((w) => w.code)).toContain('norms_not_applied');
     const dir = runtimeDir();

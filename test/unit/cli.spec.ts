@@ -146,7 +146,7 @@ describe('lora2gguf CLI (spawned)', { timeout: 180_000 }, () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('[tied_head]');
     expect(r.stderr).toContain('base_model.model.lm_head.lora_A.weight');
-    expect(r.stderr).toContain('--drop-tied-lm-head');
+    expect(r.stderr).toContain('--drop-unapplied');
     expect(readdirSync(cwd)).toEqual([]);
 
     const j = run([input, '--base', join(input, 'base'), '--json'], cwd);
@@ -155,11 +155,18 @@ describe('lora2gguf CLI (spawned)', { timeout: 180_000 }, () => {
     expect(parsed.ok).toBe(false);
     expect(parsed.refusals.map((x) => x.code)).toContain('tied_head');
 
-    const dropped = run([input, '--base', join(input, 'base'), '--drop-tied-lm-head', '--outfile', 'x.gguf'], cwd);
+    const dropped = run([input, '--base', join(input, 'base'), '--drop-unapplied', '--outfile', 'x.gguf'], cwd);
     expect(dropped.code).toBe(0);
     expect(dropped.stderr).toContain('warning:');
     expect(dropped.stderr).toContain('lm_head');
+    expect(dropped.stderr).not.toContain('note:');
     expect(readdirSync(cwd)).toEqual(['x.gguf']);
+
+    // The old flag still works, says what it now is called, and writes the same file.
+    const old = run([input, '--base', join(input, 'base'), '--drop-tied-lm-head', '--outfile', 'y.gguf'], cwd);
+    expect(old.code).toBe(0);
+    expect(old.stderr).toContain('note: --drop-tied-lm-head is now --drop-unapplied --keep-norm-vectors');
+    expect(readFileSync(join(cwd, 'y.gguf')).equals(readFileSync(join(cwd, 'x.gguf')))).toBe(true);
   });
 
   it('reports a malformed adapter as invalid input (exit 1) naming the file', () => {
@@ -371,7 +378,8 @@ describe('parseCliArgs', () => {
       '--force',
       '--dry-run',
       '--json',
-      '--drop-tied-lm-head',
+      '--drop-unapplied',
+      '--keep-norm-vectors',
       '--text-only',
       '--keep-non-finite',
       '--hub-endpoint',
@@ -389,7 +397,9 @@ describe('parseCliArgs', () => {
         force: true,
         dryRun: true,
         json: true,
-        dropTiedLmHead: true,
+        dropUnapplied: true,
+        keepNormVectors: true,
+        usedOldDropFlag: false,
         textOnly: true,
         keepNonFinite: true,
         hubEndpoint: 'http://127.0.0.1:1',

@@ -36,7 +36,7 @@ describe('the tied-head check', () => {
     const r = p.refusals[0]!;
     expect(r.details.tensors).toEqual(['base_model.model.lm_head.lora_A.weight', 'base_model.model.lm_head.lora_B.weight']);
     expect(r.message).toContain('tie_word_embeddings');
-    expect(r.hint).toContain('--drop-tied-lm-head');
+    expect(r.hint).toContain('--drop-unapplied');
     const sink = new MemorySink();
     await expect(convert(p, source, sink)).rejects.toMatchObject({ code: 'tied_head' });
     expect(sink.length).toBe(0);

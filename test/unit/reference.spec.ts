@@ -23,7 +23,7 @@ const ERROR_LABELS: Record<string, ErrorCode[]> = {
 
 async function run(
   c: ReferenceCase,
-  extra: { dropUnapplied?: boolean; keepNonFinite?: boolean } = {},
+  extra: { dropUnapplied?: boolean; keepNormVectors?: boolean; keepNonFinite?: boolean } = {},
 ): Promise<{ plan: ConversionPlan; out?: ReadGguf; error?: unknown }> {
   const input = caseInput(c);
   const source = bytesSource(input.adapter);
@@ -31,7 +31,7 @@ async function run(
   try {
     plan = await inspect(
       { adapterConfig: input.adapterConfig, baseConfig: input.baseConfig, adapter: source },
-      { outtype: c.outtype as OutTypeOption, name: c.adapterDirName, dropUnapplied: extra.dropUnapplied },
+      { outtype: c.outtype as OutTypeOption, name: c.adapterDirName, dropUnapplied: extra.dropUnapplied, keepNormVectors: extra.keepNormVectors },
     );
   } catch (error) {
     return { plan: undefined as unknown as ConversionPlan, error };
@@ -135,10 +135,19 @@ const DELIBERATE: Record<string, (c: ReferenceCase, r: Awaited<ReturnType<typeof
 async function expectNormsRefusedThenReference(c: ReferenceCase, r: Awaited<ReturnType<typeof run>>) {
   expectRefusal(r, 'not_applied_by_runtime', 'layernorm.weight');
   expect(r.plan.refusals.map((x) => x.code)).toEqual(['not_applied_by_runtime']);
-  const optIn = await run(c, { dropUnapplied: true });
+  // Kept on request (--keep-norm-vectors): exactly the reference's file, with a warning.
+  const optIn = await run(c, { keepNormVectors: true });
   expect(optIn.error).toBeUndefined();
   expect(optIn.plan.warnings.map((w) => w.code)).toContain('norms_not_applied');
   assertSameAsReference(c, optIn.out!);
+  // Left out with --drop-unapplied: the warning lists them, and the rest is the reference's.
+  const left = await run(c, { dropUnapplied: true });
+  expect(left.error).toBeUndefined();
+  const normNames = left.plan.normVectors;
+  expect(normNames.length).toBeGreaterThan(0);
+  expect(left.plan.warnings.find((w) => w.code === 'dropped')?.tensors).toEqual(normNames);
+  expect(left.out!.tensors.some((t) => t.name.endsWith('_norm.weight'))).toBe(false);
+  expect(left.out!.tensors.length).toBe(optIn.out!.tensors.length - normNames.length);
 }
 
 async function expectNonFiniteThenReference(c: ReferenceCase, r: Awaited<ReturnType<typeof run>>) {

@@ -13,7 +13,8 @@ export function LinkNotice() {
     ? [
         restored.outtype && `output type ${restored.outtype}`,
         restored.name && `name “${restored.name}”`,
-        restored.dropUnapplied && 'drop unapplied LoRA',
+        restored.dropUnapplied && 'leave out what llama.cpp would not apply',
+        restored.keepNormVectors && 'keep norm vectors',
       ].filter(Boolean)
     : [];
   return (

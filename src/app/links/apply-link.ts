@@ -28,6 +28,7 @@ function optionsOf(state: LinkState): Partial<Options> {
   if (state.outtype) o.outtype = state.outtype;
   if (state.name) o.name = state.name;
   if (state.dropUnapplied !== null) o.dropUnapplied = state.dropUnapplied;
+  if (state.keepNormVectors !== null) o.keepNormVectors = state.keepNormVectors;
   return o;
 }
 

@@ -9,6 +9,7 @@ const full: LinkState = {
   outtype: 'q8_0',
   name: 'My adapter & more: 100% #1',
   dropUnapplied: true,
+  keepNormVectors: true,
 };
 
 describe('encodeLink / decodeLink', () => {
@@ -16,14 +17,14 @@ describe('encodeLink / decodeLink', () => {
     const frag = encodeLink(full);
     expect(frag.startsWith('v=1&')).toBe(true);
     const names = frag.split('&').map((p) => p.slice(0, p.indexOf('=')));
-    expect(names).toEqual(['v', 'repo', 'path', 'rev', 'base', 'outtype', 'name', 'drop_unapplied']);
+    expect(names).toEqual(['v', 'repo', 'path', 'rev', 'base', 'outtype', 'name', 'drop_unapplied', 'keep_norms']);
     const back = decodeLink(`#${frag}`);
     expect(back.problems).toEqual([]);
     expect(back.state).toEqual(full);
   });
 
   it('a link for local files carries the options only', () => {
-    const state: LinkState = { adapter: null, base: null, outtype: 'f16', name: 'x', dropUnapplied: false };
+    const state: LinkState = { adapter: null, base: null, outtype: 'f16', name: 'x', dropUnapplied: false, keepNormVectors: null };
     const frag = encodeLink(state);
     expect(frag).toBe('v=1&outtype=f16&name=x&drop_unapplied=0');
     expect(decodeLink(frag)).toEqual({ state, problems: [] });
@@ -51,10 +52,17 @@ describe('encodeLink / decodeLink', () => {
     expect(encodeLink(withExtra)).not.toContain('token');
   });
 
+  it('a link made before keep_norms existed still decodes, with drop_unapplied as it was named', () => {
+    const back = decodeLink('#v=1&outtype=f16&drop_unapplied=1');
+    expect(back.problems).toEqual([]);
+    expect(back.state).toMatchObject({ outtype: 'f16', dropUnapplied: true, keepNormVectors: null });
+    expect(decodeLink('#v=1&keep_norms=maybe').problems.map((p) => p.param)).toEqual(['keep_norms']);
+  });
+
   it('linkUrl replaces an existing fragment', () => {
-    expect(linkUrl('http://127.0.0.1:4173/?x=1#old', { adapter: null, base: null, outtype: 'f32', name: null, dropUnapplied: null })).toBe(
-      'http://127.0.0.1:4173/?x=1#v=1&outtype=f32',
-    );
+    expect(
+      linkUrl('http://127.0.0.1:4173/?x=1#old', { adapter: null, base: null, outtype: 'f32', name: null, dropUnapplied: null, keepNormVectors: null }),
+    ).toBe('http://127.0.0.1:4173/?x=1#v=1&outtype=f32');
   });
 });
 
@@ -134,7 +142,7 @@ describe('decodeLink: malformed parameters are reported and ignored, the rest ap
     ['name=%E0%A4%A', 'name'],
   ])('%s is reported and the default is used', (params, param) => {
     const d = only(`#v=1&${params}`);
-    expect(d.state).toEqual({ adapter: null, base: null, outtype: null, name: null, dropUnapplied: null });
+    expect(d.state).toEqual({ adapter: null, base: null, outtype: null, name: null, dropUnapplied: null, keepNormVectors: null });
     expect(d.problems.map((p) => p.param)).toEqual([param]);
   });
 

@@ -6,7 +6,7 @@
  * malformed or unknown is reported and ignored (never executed, never guessed at), and a link
  * never carries a token or file contents — the encoder has no way to put them in.
  *
- * Parameter names (version 1; documented in README.md, "Shareable links"):
+ * Parameter names (version 1; documented in docs/offline-and-links.md, "Shareable links"):
  *   v=1               the link format version (required first)
  *   repo=owner/name   the adapter's Hub repo id (absent for locally dropped files)
  *   path=sub/folder   the adapter's folder inside the repo (absent: the repo root)
@@ -14,7 +14,9 @@
  *   base=owner/name   the base model's Hub id (catalogue or Hub config.json)
  *   outtype=f32|f16|bf16|q8_0
  *   name=<text>       general.name and the output file name's stem
- *   drop_unapplied=1  drop (with a warning) LoRA llama.cpp would not apply, e.g. on a tied lm_head
+ *   drop_unapplied=1  leave out (with a warning) what llama.cpp would not apply, e.g. LoRA on a
+ *                     tied lm_head (links made before keep_norms existed keep working: same name)
+ *   keep_norms=1      keep mergekit norm vectors, knowing that llama.cpp ignores them
  */
 import { DEFAULT_REVISION, OUTTYPES, parseHubRef, repoIdProblem } from '../../core/light';
 import type { HubRef, OutType } from '../../core';
@@ -30,6 +32,7 @@ export interface LinkState {
   outtype: OutType | null;
   name: string | null;
   dropUnapplied: boolean | null;
+  keepNormVectors: boolean | null;
 }
 
 export interface LinkProblem {
@@ -49,7 +52,7 @@ export const MAX_FRAGMENT_LENGTH = 4096;
 /** general.name is a label; a shared link has no reason to carry more. */
 export const MAX_NAME_LENGTH = 200;
 
-const KNOWN = ['v', 'repo', 'path', 'rev', 'base', 'outtype', 'name', 'drop_unapplied'] as const;
+const KNOWN = ['v', 'repo', 'path', 'rev', 'base', 'outtype', 'name', 'drop_unapplied', 'keep_norms'] as const;
 type Known = (typeof KNOWN)[number];
 
 /** Shown for a parameter's value in messages: short, printable. */
@@ -76,6 +79,7 @@ export function encodeLink(state: LinkState): string {
   if (state.outtype) parts.push(`outtype=${state.outtype}`);
   if (state.name) parts.push(`name=${enc(state.name.slice(0, MAX_NAME_LENGTH))}`);
   if (state.dropUnapplied !== null) parts.push(`drop_unapplied=${state.dropUnapplied ? 1 : 0}`);
+  if (state.keepNormVectors) parts.push('keep_norms=1');
   return parts.join('&');
 }
 
@@ -140,7 +144,7 @@ export function decodeLink(hash: string): DecodedLink {
     };
   }
 
-  const state: LinkState = { adapter: null, base: null, outtype: null, name: null, dropUnapplied: null };
+  const state: LinkState = { adapter: null, base: null, outtype: null, name: null, dropUnapplied: null, keepNormVectors: null };
 
   const repo = values.get('repo');
   const path = values.get('path');
@@ -186,6 +190,14 @@ export function decodeLink(hash: string): DecodedLink {
     if (drop === '1' || drop === 'true') state.dropUnapplied = true;
     else if (drop === '0' || drop === 'false') state.dropUnapplied = false;
     else problems.push({ param: 'drop_unapplied', message: `The link's drop_unapplied "${shown(drop)}" is not 1 or 0; the default (keep, refuse) is used.` });
+  }
+
+  const keepNorms = values.get('keep_norms');
+  if (keepNorms !== undefined) {
+    if (keepNorms === '1' || keepNorms === 'true') state.keepNormVectors = true;
+    else if (keepNorms === '0' || keepNorms === 'false') state.keepNormVectors = false;
+    else
+      problems.push({ param: 'keep_norms', message: `The link's keep_norms "${shown(keepNorms)}" is not 1 or 0; the default (refuse norm vectors) is used.` });
   }
 
   return { state, problems };

@@ -48,11 +48,11 @@ export const ERROR_WORDS: Record<ErrorCode, ErrorWords> = {
   },
   tied_head: {
     title: 'LoRA on an output head that the base model ties to its embeddings',
-    todo: 'Retrain without lm_head, or tick "drop tied-head LoRA" to knowingly leave that part out.',
+    todo: 'Retrain without lm_head, or tick "leave out what llama.cpp would not apply" to knowingly leave that part out.',
   },
   not_applied_by_runtime: {
     title: 'llama.cpp would load part of this adapter but never apply it',
-    todo: 'Retrain without that module, or tick "drop tied-head LoRA" to knowingly leave it out.',
+    todo: 'Retrain without that module, or tick "leave out what llama.cpp would not apply" to knowingly leave it out.',
   },
   dora: {
     title: 'DoRA adapters cannot be expressed as a GGUF LoRA',

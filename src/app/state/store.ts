@@ -21,8 +21,10 @@ export interface Options {
   outtype: OutType;
   /** general.name and the file name's stem. */
   name: string;
-  /** Drop (with a warning) LoRA that llama.cpp would not apply, e.g. on a tied lm_head. */
+  /** Leave out (with a warning) what llama.cpp would not apply, e.g. LoRA on a tied lm_head. */
   dropUnapplied: boolean;
+  /** Keep mergekit norm vectors (llama.cpp ignores them). */
+  keepNormVectors: boolean;
 }
 
 export interface ProgressView {
@@ -97,6 +99,7 @@ export interface AppState {
   setOuttype(outtype: OutType): void;
   setName(name: string): void;
   setDropUnapplied(drop: boolean): void;
+  setKeepNormVectors(keep: boolean): void;
   /** Run after the user chose where to save (the picker runs in the click, outside the store). */
   convert(target: SaveTarget): Promise<void>;
   cancel(): void;
@@ -106,7 +109,7 @@ export interface AppState {
   failLoad(e: unknown): void;
 }
 
-export const DEFAULT_OPTIONS: Options = { outtype: 'f32', name: '', dropUnapplied: false };
+export const DEFAULT_OPTIONS: Options = { outtype: 'f32', name: '', dropUnapplied: false, keepNormVectors: false };
 const NAME_DEBOUNCE_MS = 250;
 
 /** The inputs for the core, once all three files are known. */
@@ -129,7 +132,7 @@ function catalogueBaseConfig(selection: InputSelection): { file: CandidateFile; 
 }
 
 export function inspectOptions(o: Options): InspectOptions {
-  return { outtype: o.outtype, name: o.name, dropUnapplied: o.dropUnapplied };
+  return { outtype: o.outtype, name: o.name, dropUnapplied: o.dropUnapplied, keepNormVectors: o.keepNormVectors };
 }
 
 export function outputFileName(o: Options): string {
@@ -247,7 +250,7 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
           baseConfigOrigin: catalogued?.origin ?? null,
           hub: null,
           pendingOptions: null,
-          options: { ...get().options, name: defaultName(collected.rootName, selection), dropUnapplied: false, ...pending },
+          options: { ...get().options, name: defaultName(collected.rootName, selection), dropUnapplied: false, keepNormVectors: false, ...pending },
           plan: null,
           planError: null,
           result: null,
@@ -299,6 +302,11 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
 
       setDropUnapplied(dropUnapplied) {
         set({ options: { ...get().options, dropUnapplied } });
+        void runInspect();
+      },
+
+      setKeepNormVectors(keepNormVectors) {
+        set({ options: { ...get().options, keepNormVectors } });
         void runInspect();
       },
 

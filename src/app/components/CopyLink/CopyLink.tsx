@@ -12,6 +12,7 @@ export function linkStateOf(s: Pick<AppState, 'hub' | 'options'>): LinkState {
     outtype: s.options.outtype,
     name: s.options.name || null,
     dropUnapplied: s.options.dropUnapplied,
+    keepNormVectors: s.options.keepNormVectors ? true : null,
   };
 }
 

@@ -66,6 +66,32 @@ describe('<Preflight>', () => {
     expect((screen.getByTestId('convert') as HTMLButtonElement).disabled).toBe(false);
   });
 
+  test('mergekit norm vectors: refused; "keep the norm vectors" keeps them (with a warning), "leave out" drops them', async () => {
+    const store = await storeWith('qwen2_mergekit_auto');
+    render(<Preflight />);
+    expect(screen.getByTestId('refusal').getAttribute('data-code')).toBe('not_applied_by_runtime');
+    const norms = store.getState().plan!.normVectors;
+    expect(norms.length).toBeGreaterThan(0);
+    expect(screen.getByTestId('keep-norm-vectors').closest('label')!.textContent).toContain(`Keep the ${norms.length} norm vectors`);
+    await act(async () => {
+      fireEvent.click(screen.getByTestId('keep-norm-vectors'));
+    });
+    await waitFor(() => expect(screen.queryByTestId('refusal')).toBeNull());
+    expect(store.getState().options.keepNormVectors).toBe(true);
+    expect(screen.getAllByTestId('warning').some((w) => w.getAttribute('data-code') === 'norms_not_applied')).toBe(true);
+    const kept = store.getState().plan!.tensors.length;
+    await act(async () => {
+      fireEvent.click(screen.getByTestId('keep-norm-vectors'));
+    });
+    await waitFor(() => expect(screen.queryByTestId('refusal')).not.toBeNull());
+    await act(async () => {
+      fireEvent.click(screen.getByTestId('drop-unapplied'));
+    });
+    await waitFor(() => expect(screen.queryByTestId('refusal')).toBeNull());
+    expect(store.getState().plan!.tensors.length).toBe(kept - norms.length);
+    expect(screen.getAllByTestId('warning').some((w) => w.getAttribute('data-code') === 'dropped')).toBe(true);
+  });
+
   test('facts, sizes per outtype, and the tensor search', async () => {
     const store = await storeWith('llama_bf16_f16');
     render(<Preflight />);

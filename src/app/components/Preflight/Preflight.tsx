@@ -15,7 +15,7 @@ const OUTTYPE_NOTE: Record<OutType, string> = {
   q8_0: 'smallest, 8-bit',
 };
 
-/** Codes the "drop tied-head LoRA" opt-in resolves. */
+/** Codes the "leave out what llama.cpp would not apply" opt-in resolves. */
 const DROPPABLE = new Set(['tied_head', 'not_applied_by_runtime']);
 
 function scalingText(plan: ConversionPlan): string {
@@ -118,8 +118,22 @@ export function Preflight() {
             data-testid="drop-unapplied"
           />
           <span>
-            <strong>Drop tied-head LoRA</strong>: leave out the LoRA that llama.cpp cannot apply (named above) and convert the rest. The output then differs
-            from PEFT by exactly that update.
+            <strong>Leave out what llama.cpp would not apply</strong> (named above) and convert the rest. The output then differs from PEFT by exactly that
+            part, and the result page lists it.
+          </span>
+        </label>
+      )}
+      {(plan.normVectors.length > 0 || options.keepNormVectors) && (
+        <label className={styles.check}>
+          <input
+            type="checkbox"
+            checked={options.keepNormVectors}
+            onChange={(e) => store.setKeepNormVectors(e.currentTarget.checked)}
+            data-testid="keep-norm-vectors"
+          />
+          <span>
+            <strong>Keep the {plan.normVectors.length || ''} norm vectors</strong> in the file, as llama.cpp&apos;s own converter does, knowing that llama.cpp
+            ignores them.
           </span>
         </label>
       )}

@@ -337,10 +337,10 @@ function pair(module: string, inDim: number, outDim: number, tag: number): Build
 
 const fill = (template: string, bid: number, xid?: number) => template.replace('{bid}', String(bid)).replace('{xid}', String(xid ?? ''));
 
-async function plan(arch: Pick<Case, 'arch' | 'config'>, tensors: BuildTensor[], extraConfig: Record<string, unknown> = {}, dropUnapplied = false) {
+async function plan(arch: Pick<Case, 'arch' | 'config'>, tensors: BuildTensor[], extraConfig: Record<string, unknown> = {}, keepNormVectors = false) {
   const bytes = buildSafetensors(tensors);
   const source = bytesSource(bytes);
-  const p = await inspect({ adapterConfig: ADAPTER_CONFIG, baseConfig: baseConfig(arch, extraConfig), adapter: source }, { outtype: 'f32', dropUnapplied });
+  const p = await inspect({ adapterConfig: ADAPTER_CONFIG, baseConfig: baseConfig(arch, extraConfig), adapter: source }, { outtype: 'f32', keepNormVectors });
   return { plan: p, source };
 }
 

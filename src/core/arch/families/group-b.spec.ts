@@ -436,7 +436,8 @@ describe('mergekit-style norm vectors', () => {
       // llama.cpp ignores adapter norm vectors: refused by default, kept with the opt-in.
       const refused = await run(cfg, [], {}, [norm(module, 8)]);
       expect(refused.plan.refusals.map((r) => r.code)).toEqual(['not_applied_by_runtime']);
-      const o = await run(cfg, [], { dropUnapplied: true }, [norm(module, 8)]);
+      expect(refused.plan.normVectors).toEqual([`${PREFIX}${module}.weight`]);
+      const o = await run(cfg, [], { keepNormVectors: true }, [norm(module, 8)]);
       expect(o.plan.refusals).toEqual([]);
       expect(o.plan.warnings.map((w) => w.code)).toContain('norms_not_applied');
       const t = get(o, gguf);
