@@ -1,5 +1,6 @@
 /**
- * Group B families (fused projections, special layouts): names, dims and the exact row moves on
+ * Families with fused projections or special layouts (GPT-NeoX, Bloom, Falcon, GPT-2, MPT,
+ * InternLM2, Baichuan, ChatGLM, DBRX, DeepSeek, Mamba) and mergekit norm vectors: names, dims and the exact row moves on
  * small synthetic adapters. Every lora_B value encodes its source row (row * 64 + column), so the
  * output says where each row came from; the expected source rows are computed here from the
  * published formulas (llama.cpp's converter), independently of the core's MatrixOps.

@@ -1,5 +1,6 @@
 /**
- * Group-A families on small synthetic adapters. The expected GGUF names, dims and row orders
+ * The decoder families with Llama-like layouts (Qwen, Gemma, Phi, OLMo, Cohere, Granite, …) on
+ * small synthetic adapters. The expected GGUF names, dims and row orders
  * below are written from llama.cpp's own tables (gguf-py tensor_mapping.py / constants.py,
  * convert_hf_to_gguf.py), not read back from the code under test. Families with reference
  * fixtures (Qwen2, Qwen2-MoE, Gemma, Gemma2, Phi-3) are also checked byte for byte in
