@@ -115,96 +115,131 @@ export interface UnpickleResult {
  * bytes run out (the caller may retry with more bytes: `truncated` is set in the details).
  */
 export function unpickle(bytes: Uint8Array, file: string, start = 0): UnpickleResult {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let pos = start;
-  const stack: Value[] = [];
-  const marks: number[] = [];
-  const memo = new Map<number, Value>();
-  const storages = new Map<string, PickledStorage>();
+  const m = new Machine(bytes, file, start);
+  for (;;) {
+    const op = m.u8();
+    const handler = OPCODES[op];
+    if (!handler) {
+      const name = OPCODE_NAMES[op];
+      if (name) throw refuse(`the opcode ${name} (0x${op.toString(16)})`, file, { opcode: name });
+      throw malformed(`unknown opcode 0x${op.toString(16)} at byte ${m.pos - 1}`, file);
+    }
+    const done = handler(m, op);
+    if (done) return done;
+  }
+}
 
-  const need = (n: number) => {
-    if (pos + n > bytes.byteLength) {
-      const err = malformed('it ends early', file);
+/** The unpickler's state: the bytes and a position in them, the stack, marks, memo and storages. */
+class Machine {
+  pos: number;
+  readonly stack: Value[] = [];
+  readonly marks: number[] = [];
+  readonly memo = new Map<number, Value>();
+  private readonly storages = new Map<string, PickledStorage>();
+  private readonly dv: DataView;
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    readonly file: string,
+    start: number,
+  ) {
+    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = start;
+  }
+
+  // Reading the opcodes' arguments (little-endian unless said otherwise).
+  need(n: number): void {
+    if (this.pos + n > this.bytes.byteLength) {
+      const err = malformed('it ends early', this.file);
       err.details['truncated'] = true;
       throw err;
     }
-  };
-  const u8 = () => {
-    need(1);
-    return bytes[pos++]!;
-  };
-  const u16 = () => {
-    need(2);
-    const v = dv.getUint16(pos, true);
-    pos += 2;
+  }
+  u8(): number {
+    this.need(1);
+    return this.bytes[this.pos++]!;
+  }
+  u16(): number {
+    this.need(2);
+    const v = this.dv.getUint16(this.pos, true);
+    this.pos += 2;
     return v;
-  };
-  const u32 = () => {
-    need(4);
-    const v = dv.getUint32(pos, true);
-    pos += 4;
+  }
+  u32(): number {
+    this.need(4);
+    const v = this.dv.getUint32(this.pos, true);
+    this.pos += 4;
     return v;
-  };
-  const i32 = () => {
-    need(4);
-    const v = dv.getInt32(pos, true);
-    pos += 4;
+  }
+  i32(): number {
+    this.need(4);
+    const v = this.dv.getInt32(this.pos, true);
+    this.pos += 4;
     return v;
-  };
-  const u64 = () => {
-    need(8);
-    const v = dv.getUint32(pos, true) + dv.getUint32(pos + 4, true) * 2 ** 32;
-    pos += 8;
+  }
+  u64(): number {
+    this.need(8);
+    const v = this.dv.getUint32(this.pos, true) + this.dv.getUint32(this.pos + 4, true) * 2 ** 32;
+    this.pos += 8;
     return v;
-  };
-  const take = (n: number) => {
-    if (n > MAX_STRING_BYTES) throw malformed(`a string of ${n} bytes`, file);
-    need(n);
-    const out = bytes.subarray(pos, pos + n);
-    pos += n;
+  }
+  f64be(): number {
+    this.need(8);
+    const v = this.dv.getFloat64(this.pos, false);
+    this.pos += 8;
+    return v;
+  }
+  take(n: number): Uint8Array {
+    if (n > MAX_STRING_BYTES) throw malformed(`a string of ${n} bytes`, this.file);
+    this.need(n);
+    const out = this.bytes.subarray(this.pos, this.pos + n);
+    this.pos += n;
     return out;
-  };
-  const line = () => {
-    const nl = bytes.indexOf(0x0a, pos);
-    if (nl < 0) {
-      need(bytes.byteLength - pos + 1);
-    }
-    const s = String.fromCharCode(...bytes.subarray(pos, nl));
-    pos = nl + 1;
+  }
+  line(): string {
+    const nl = this.bytes.indexOf(0x0a, this.pos);
+    if (nl < 0) this.need(this.bytes.byteLength - this.pos + 1);
+    const s = String.fromCharCode(...this.bytes.subarray(this.pos, nl));
+    this.pos = nl + 1;
     return s;
-  };
-  const utf8 = (b: Uint8Array) => {
+  }
+  utf8(b: Uint8Array): string {
     try {
       return decodeUtf8(b);
     } catch {
-      throw malformed('a string is not UTF-8', file);
+      throw malformed('a string is not UTF-8', this.file);
     }
-  };
-  const pop = (): Value => {
-    if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1]!)) throw malformed('stack underflow', file);
+  }
+
+  // The stack.
+  pop(): Value {
+    const { stack, marks } = this;
+    if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1]!)) throw malformed('stack underflow', this.file);
     return stack.pop();
-  };
-  const popMark = (): Value[] => {
-    const m = marks.pop();
-    if (m === undefined) throw malformed('no MARK', file);
-    return stack.splice(m);
-  };
-  const top = (): Value => {
-    if (stack.length === 0) throw malformed('stack underflow', file);
-    return stack[stack.length - 1];
-  };
-  const tuple = (items: Value[]) => Object.freeze(items);
-  const setItem = (d: Value, k: Value, v: Value) => {
-    if (!(d instanceof Map)) throw malformed('SETITEM on something that is not a dict', file);
+  }
+  popMark(): Value[] {
+    const m = this.marks.pop();
+    if (m === undefined) throw malformed('no MARK', this.file);
+    return this.stack.splice(m);
+  }
+  top(): Value {
+    if (this.stack.length === 0) throw malformed('stack underflow', this.file);
+    return this.stack[this.stack.length - 1];
+  }
+  setItem(d: Value, k: Value, v: Value): void {
+    if (!(d instanceof Map)) throw malformed('SETITEM on something that is not a dict', this.file);
     d.set(k, v);
-  };
-  const resolveGlobal = (module: string, name: string): GlobalRef => {
+  }
+
+  // The only "objects" a state dict may build: allow-listed globals, storages, tensors.
+  resolveGlobal(module: string, name: string): GlobalRef {
     const full = `${module}.${name}`;
     if (CALLABLE_GLOBALS.has(full) || TYPE_GLOBALS.has(full) || STORAGE_GLOBAL.test(full)) return { kind: 'global', name: full };
-    throw refuse(`the pickle asks for the global "${full}"`, file, { global: full });
-  };
+    throw refuse(`the pickle asks for the global "${full}"`, this.file, { global: full });
+  }
 
-  const persistentLoad = (pid: Value): PickledStorage => {
+  persistentLoad(pid: Value): PickledStorage {
+    const file = this.file;
     if (!Array.isArray(pid) || pid[0] !== 'storage') throw refuse(`an unknown persistent id ${describe(pid)}`, file);
     const [, type, key, location, numel, view] = pid as Value[];
     if (!isGlobal(type) || !STORAGE_GLOBAL.test(type.name)) throw refuse(`a persistent id whose storage type is ${describe(type)}`, file);
@@ -216,17 +251,18 @@ export function unpickle(bytes: Uint8Array, file: string, start = 0): UnpickleRe
     }
     const storageType = STORAGE_GLOBAL.exec(type.name)![1]!;
     const memoKey = viewInfo ? `${key}\u0000${viewInfo.key}` : key;
-    const known = storages.get(memoKey);
+    const known = this.storages.get(memoKey);
     if (known) {
       if (known.storageType !== storageType) throw malformed(`storage "${key}" is referenced with two types`, file);
       return known;
     }
     const s: PickledStorage = { kind: 'storage', storageType, key, location, numel: numel as number, view: viewInfo };
-    storages.set(memoKey, s);
+    this.storages.set(memoKey, s);
     return s;
-  };
+  }
 
-  const rebuildTensor = (args: readonly Value[]): PickledTensor => {
+  rebuildTensor(args: readonly Value[]): PickledTensor {
+    const file = this.file;
     const [storage, offset, size, stride] = args;
     if (!isStorage(storage)) throw malformed('a tensor without a storage', file);
     if (!isCount(offset)) throw malformed('a tensor with a bad storage offset', file);
@@ -235,9 +271,10 @@ export function unpickle(bytes: Uint8Array, file: string, start = 0): UnpickleRe
     }
     if (!size.every(isCount) || !stride.every(isCount)) throw malformed('a tensor with a bad size or stride', file);
     return { kind: 'tensor', storage, storageOffset: offset, size: [...(size as number[])], stride: [...(stride as number[])] };
-  };
+  }
 
-  const call = (fn: Value, args: Value): Value => {
+  call(fn: Value, args: Value): Value {
+    const file = this.file;
     if (!isGlobal(fn) || !CALLABLE_GLOBALS.has(fn.name)) throw refuse(`a call of ${describe(fn)}`, file);
     if (!Array.isArray(args)) throw malformed(`${fn.name} called without an argument tuple`, file);
     switch (fn.name) {
@@ -246,7 +283,7 @@ export function unpickle(bytes: Uint8Array, file: string, start = 0): UnpickleRe
         return new Map();
       case 'torch._utils._rebuild_tensor':
       case 'torch._utils._rebuild_tensor_v2':
-        return rebuildTensor(args);
+        return this.rebuildTensor(args);
       case 'torch._utils._rebuild_parameter':
       case 'torch._utils._rebuild_parameter_with_state':
         if (!isTensor(args[0])) throw malformed('a parameter without a tensor', file);
@@ -254,230 +291,156 @@ export function unpickle(bytes: Uint8Array, file: string, start = 0): UnpickleRe
       case 'torch._tensor._rebuild_from_type_v2': {
         const [inner, type, innerArgs] = args as Value[];
         if (!isGlobal(type) || !TYPE_GLOBALS.has(type.name)) throw refuse(`a tensor of type ${describe(type)}`, file);
-        return call(inner, innerArgs);
+        return this.call(inner, innerArgs);
       }
     }
     throw refuse(`a call of ${fn.name}`, file);
-  };
-
-  for (;;) {
-    const op = u8();
-    switch (op) {
-      case 0x80: // PROTO
-        if (u8() > 5) throw malformed('an unknown pickle protocol', file);
-        break;
-      case 0x95: // FRAME: an 8-byte length; the frame's contents follow inline
-        u64();
-        break;
-      case 0x2e: // STOP
-        return { value: pop(), end: pos };
-      case 0x28: // MARK
-        marks.push(stack.length);
-        break;
-      case 0x7d: // EMPTY_DICT
-        stack.push(new Map());
-        break;
-      case 0x5d: // EMPTY_LIST
-        stack.push([]);
-        break;
-      case 0x29: // EMPTY_TUPLE
-        stack.push(tuple([]));
-        break;
-      case 0x74: // TUPLE
-        stack.push(tuple(popMark()));
-        break;
-      case 0x85: // TUPLE1
-        stack.push(tuple([pop()]));
-        break;
-      case 0x86: {
-        // TUPLE2
-        const b = pop();
-        const a = pop();
-        stack.push(tuple([a, b]));
-        break;
-      }
-      case 0x87: {
-        // TUPLE3
-        const c = pop();
-        const b = pop();
-        const a = pop();
-        stack.push(tuple([a, b, c]));
-        break;
-      }
-      case 0x6c: // LIST
-        stack.push(popMark());
-        break;
-      case 0x64: {
-        // DICT
-        const items = popMark();
-        const d = new Map();
-        for (let i = 0; i + 1 < items.length; i += 2) d.set(items[i], items[i + 1]);
-        stack.push(d);
-        break;
-      }
-      case 0x61: {
-        // APPEND
-        const v = pop();
-        const l = top();
-        if (!Array.isArray(l) || Object.isFrozen(l)) throw malformed('APPEND to something that is not a list', file);
-        l.push(v);
-        break;
-      }
-      case 0x65: {
-        // APPENDS
-        const items = popMark();
-        const l = top();
-        if (!Array.isArray(l) || Object.isFrozen(l)) throw malformed('APPENDS to something that is not a list', file);
-        l.push(...items);
-        break;
-      }
-      case 0x73: {
-        // SETITEM
-        const v = pop();
-        const k = pop();
-        setItem(top(), k, v);
-        break;
-      }
-      case 0x75: {
-        // SETITEMS
-        const items = popMark();
-        const d = top();
-        for (let i = 0; i + 1 < items.length; i += 2) setItem(d, items[i], items[i + 1]);
-        break;
-      }
-      case 0x71: // BINPUT
-        memo.set(u8(), top());
-        break;
-      case 0x72: // LONG_BINPUT
-        memo.set(u32(), top());
-        break;
-      case 0x94: // MEMOIZE
-        memo.set(memo.size, top());
-        break;
-      case 0x70: // PUT
-        memo.set(Number(line()), top());
-        break;
-      case 0x68: // BINGET
-      case 0x6a: // LONG_BINGET
-      case 0x67: {
-        // GET
-        const idx = op === 0x68 ? u8() : op === 0x6a ? u32() : Number(line());
-        if (!memo.has(idx)) throw malformed(`memo ${idx} is not set`, file);
-        stack.push(memo.get(idx));
-        break;
-      }
-      case 0x4a: // BININT
-        stack.push(i32());
-        break;
-      case 0x4b: // BININT1
-        stack.push(u8());
-        break;
-      case 0x4d: // BININT2
-        stack.push(u16());
-        break;
-      case 0x8a: {
-        // LONG1: little-endian two's complement of n bytes
-        const n = u8();
-        const b = take(n);
-        let v = 0;
-        for (let i = n - 1; i >= 0; i--) v = v * 256 + b[i]!;
-        if (n > 0 && b[n - 1]! & 0x80) v -= 2 ** (8 * n);
-        if (!Number.isSafeInteger(v) && n > 0) throw malformed('an integer beyond 2^53', file);
-        stack.push(v);
-        break;
-      }
-      case 0x47: // BINFLOAT (big-endian)
-        need(8);
-        stack.push(dv.getFloat64(pos, false));
-        pos += 8;
-        break;
-      case 0x4e: // NONE
-        stack.push(null);
-        break;
-      case 0x88: // NEWTRUE
-        stack.push(true);
-        break;
-      case 0x89: // NEWFALSE
-        stack.push(false);
-        break;
-      case 0x58: // BINUNICODE
-        stack.push(utf8(take(u32())));
-        break;
-      case 0x8c: // SHORT_BINUNICODE
-        stack.push(utf8(take(u8())));
-        break;
-      case 0x8d: // BINUNICODE8
-        stack.push(utf8(take(u64())));
-        break;
-      case 0x55: // SHORT_BINSTRING (Python 2 str)
-        stack.push(String.fromCharCode(...take(u8())));
-        break;
-      case 0x54: // BINSTRING
-        stack.push(String.fromCharCode(...take(u32())));
-        break;
-      case 0x43: // SHORT_BINBYTES
-        stack.push(take(u8()).slice());
-        break;
-      case 0x42: // BINBYTES
-        stack.push(take(u32()).slice());
-        break;
-      case 0x8e: // BINBYTES8
-        stack.push(take(u64()).slice());
-        break;
-      case 0x63: {
-        // GLOBAL: "module\nname\n"
-        const module = line();
-        const name = line();
-        stack.push(resolveGlobal(module, name));
-        break;
-      }
-      case 0x93: {
-        // STACK_GLOBAL
-        const name = pop();
-        const module = pop();
-        if (typeof module !== 'string' || typeof name !== 'string') throw malformed('STACK_GLOBAL without strings', file);
-        stack.push(resolveGlobal(module, name));
-        break;
-      }
-      case 0x52: {
-        // REDUCE
-        const args = pop();
-        const fn = pop();
-        stack.push(call(fn, args));
-        break;
-      }
-      case 0x62: {
-        // BUILD: set state on the object below. Only OrderedDicts (state dict `_metadata`)
-        // and tensors (empty state) are built; the state is dropped.
-        const state = pop();
-        const obj = top();
-        if (!(obj instanceof Map) && !isTensor(obj)) throw refuse(`BUILD on ${describe(obj)}`, file);
-        void state;
-        break;
-      }
-      case 0x51: {
-        // BINPERSID
-        stack.push(persistentLoad(pop()));
-        break;
-      }
-      case 0x30: // POP
-        if (marks.length && stack.length === marks[marks.length - 1]) marks.pop();
-        else pop();
-        break;
-      case 0x31: // POP_MARK
-        popMark();
-        break;
-      case 0x32: // DUP
-        stack.push(top());
-        break;
-      default: {
-        const name = OPCODE_NAMES[op];
-        if (name) throw refuse(`the opcode ${name} (0x${op.toString(16)})`, file, { opcode: name });
-        throw malformed(`unknown opcode 0x${op.toString(16)} at byte ${pos - 1}`, file);
-      }
-    }
   }
 }
+
+/** A tuple: a frozen array, so it can be told from a list where it matters (persistent ids). */
+const tuple = (items: Value[]): Value => Object.freeze(items);
+
+/** Push a value read by `read`. */
+const push =
+  (read: (m: Machine) => Value) =>
+  (m: Machine): void => {
+    m.stack.push(read(m));
+  };
+
+/** LONG1: little-endian two's complement of n bytes. */
+function long1(m: Machine): Value {
+  const n = m.u8();
+  const b = m.take(n);
+  let v = 0;
+  for (let i = n - 1; i >= 0; i--) v = v * 256 + b[i]!;
+  if (n > 0 && b[n - 1]! & 0x80) v -= 2 ** (8 * n);
+  if (!Number.isSafeInteger(v) && n > 0) throw malformed('an integer beyond 2^53', m.file);
+  return v;
+}
+
+function memoGet(m: Machine, op: number): void {
+  const idx = op === 0x68 ? m.u8() : op === 0x6a ? m.u32() : Number(m.line());
+  if (!m.memo.has(idx)) throw malformed(`memo ${idx} is not set`, m.file);
+  m.stack.push(m.memo.get(idx));
+}
+
+function append(m: Machine, items: Value[], what: string): void {
+  const l = m.top();
+  if (!Array.isArray(l) || Object.isFrozen(l)) throw malformed(`${what} to something that is not a list`, m.file);
+  l.push(...items);
+}
+
+/** The allowed opcodes, each a small handler; anything else is refused by name (or unknown). */
+const OPCODES: Partial<Record<number, (m: Machine, op: number) => UnpickleResult | void>> = {
+  // Framing.
+  0x80: (m) => {
+    // PROTO
+    if (m.u8() > 5) throw malformed('an unknown pickle protocol', m.file);
+  },
+  0x95: (m) => void m.u64(), // FRAME: an 8-byte length; the frame's contents follow inline
+  0x2e: (m) => ({ value: m.pop(), end: m.pos }), // STOP
+  // Containers.
+  0x28: (m) => void m.marks.push(m.stack.length), // MARK
+  0x7d: push(() => new Map()), // EMPTY_DICT
+  0x5d: push(() => []), // EMPTY_LIST
+  0x29: push(() => tuple([])), // EMPTY_TUPLE
+  0x74: push((m) => tuple(m.popMark())), // TUPLE
+  0x85: push((m) => tuple([m.pop()])), // TUPLE1
+  0x86: push((m) => {
+    // TUPLE2
+    const b = m.pop();
+    return tuple([m.pop(), b]);
+  }),
+  0x87: push((m) => {
+    // TUPLE3
+    const c = m.pop();
+    const b = m.pop();
+    return tuple([m.pop(), b, c]);
+  }),
+  0x6c: push((m) => m.popMark()), // LIST
+  0x64: push((m) => {
+    // DICT
+    const items = m.popMark();
+    const d = new Map();
+    for (let i = 0; i + 1 < items.length; i += 2) d.set(items[i], items[i + 1]);
+    return d;
+  }),
+  0x61: (m) => append(m, [m.pop()], 'APPEND'), // APPEND
+  0x65: (m) => append(m, m.popMark(), 'APPENDS'), // APPENDS
+  0x73: (m) => {
+    // SETITEM
+    const v = m.pop();
+    const k = m.pop();
+    m.setItem(m.top(), k, v);
+  },
+  0x75: (m) => {
+    // SETITEMS
+    const items = m.popMark();
+    const d = m.top();
+    for (let i = 0; i + 1 < items.length; i += 2) m.setItem(d, items[i], items[i + 1]);
+  },
+  // The memo.
+  0x71: (m) => void m.memo.set(m.u8(), m.top()), // BINPUT
+  0x72: (m) => void m.memo.set(m.u32(), m.top()), // LONG_BINPUT
+  0x94: (m) => void m.memo.set(m.memo.size, m.top()), // MEMOIZE
+  0x70: (m) => void m.memo.set(Number(m.line()), m.top()), // PUT
+  0x68: memoGet, // BINGET
+  0x6a: memoGet, // LONG_BINGET
+  0x67: memoGet, // GET
+  // Numbers and constants.
+  0x4a: push((m) => m.i32()), // BININT
+  0x4b: push((m) => m.u8()), // BININT1
+  0x4d: push((m) => m.u16()), // BININT2
+  0x8a: push(long1), // LONG1
+  0x47: push((m) => m.f64be()), // BINFLOAT (big-endian)
+  0x4e: push(() => null), // NONE
+  0x88: push(() => true), // NEWTRUE
+  0x89: push(() => false), // NEWFALSE
+  // Strings and bytes.
+  0x58: push((m) => m.utf8(m.take(m.u32()))), // BINUNICODE
+  0x8c: push((m) => m.utf8(m.take(m.u8()))), // SHORT_BINUNICODE
+  0x8d: push((m) => m.utf8(m.take(m.u64()))), // BINUNICODE8
+  0x55: push((m) => String.fromCharCode(...m.take(m.u8()))), // SHORT_BINSTRING (Python 2 str)
+  0x54: push((m) => String.fromCharCode(...m.take(m.u32()))), // BINSTRING
+  0x43: push((m) => m.take(m.u8()).slice()), // SHORT_BINBYTES
+  0x42: push((m) => m.take(m.u32()).slice()), // BINBYTES
+  0x8e: push((m) => m.take(m.u64()).slice()), // BINBYTES8
+  // Globals, calls and storages: only the allow-listed ones (see Machine).
+  0x63: push((m) => {
+    // GLOBAL: "module\nname\n"
+    const module = m.line();
+    return m.resolveGlobal(module, m.line());
+  }),
+  0x93: push((m) => {
+    // STACK_GLOBAL
+    const name = m.pop();
+    const module = m.pop();
+    if (typeof module !== 'string' || typeof name !== 'string') throw malformed('STACK_GLOBAL without strings', m.file);
+    return m.resolveGlobal(module, name);
+  }),
+  0x52: push((m) => {
+    // REDUCE
+    const args = m.pop();
+    return m.call(m.pop(), args);
+  }),
+  0x62: (m) => {
+    // BUILD: set state on the object below. Only OrderedDicts (state dict `_metadata`)
+    // and tensors (empty state) are built; the state is dropped.
+    m.pop();
+    const obj = m.top();
+    if (!(obj instanceof Map) && !isTensor(obj)) throw refuse(`BUILD on ${describe(obj)}`, m.file);
+  },
+  0x51: push((m) => m.persistentLoad(m.pop())), // BINPERSID
+  // Stack manipulation.
+  0x30: (m) => {
+    // POP
+    if (m.marks.length && m.stack.length === m.marks[m.marks.length - 1]) m.marks.pop();
+    else m.pop();
+  },
+  0x31: (m) => void m.popMark(), // POP_MARK
+  0x32: (m) => void m.stack.push(m.top()), // DUP
+};
 
 function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
