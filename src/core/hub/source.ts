@@ -49,25 +49,33 @@ export async function openRangeSource(url: string, options: RangeSourceOptions, 
   const blockSize = Math.max(1, Math.floor(options.blockSize ?? DEFAULT_BLOCK_SIZE));
   const maxCacheBytes = Math.max(blockSize, options.maxCacheBytes ?? DEFAULT_MAX_CACHE_BYTES);
   const stats = { requests: 0, bytesFetched: 0 };
-
-  const first = await hubGet(url, options, { Range: `bytes=0-${blockSize - 1}` });
+  const first = await fetchFirstBlock(url, options, ctx, blockSize, maxCacheBytes);
   stats.requests++;
+  stats.bytesFetched += first.block0.byteLength;
+  if ('whole' in first) return wholeFileSource(url, stats, first.block0);
+  return new BlockReader(url, first.finalUrl, options, ctx, { blockSize, maxCacheBytes, byteLength: first.byteLength }, stats, first.block0);
+}
+
+type FirstBlock = { block0: Uint8Array; whole: true } | { block0: Uint8Array; byteLength: number; finalUrl: string };
+
+/** The first block and the file's size; or the whole file, when the server ignores Range and the file is small. */
+async function fetchFirstBlock(url: string, options: RangeSourceOptions, ctx: FailureContext, blockSize: number, maxCacheBytes: number): Promise<FirstBlock> {
+  const first = await hubGet(url, options, { Range: `bytes=0-${blockSize - 1}` });
   const res = first.response;
-  let byteLength: number;
-  let block0: Uint8Array;
   if (res.status === 206) {
     const cr = parseContentRange(res.headers.get('content-range'));
     if (!cr || !('start' in cr) || cr.start !== 0 || cr.end !== Math.min(blockSize, cr.total) - 1) {
       throw new ConversionError('io', `${ctx.what}: the server answered a range request with a malformed Content-Range.`, { url: redactUrl(url) });
     }
-    byteLength = cr.total;
-    block0 = await bodyBytes(res);
-    if (block0.byteLength !== Math.min(blockSize, byteLength)) {
-      throw new ConversionError('io', `${ctx.what}: got ${block0.byteLength} bytes for the first block, expected ${Math.min(blockSize, byteLength)}.`, {
+    const block0 = await bodyBytes(res);
+    if (block0.byteLength !== Math.min(blockSize, cr.total)) {
+      throw new ConversionError('io', `${ctx.what}: got ${block0.byteLength} bytes for the first block, expected ${Math.min(blockSize, cr.total)}.`, {
         url: redactUrl(url),
       });
     }
-  } else if (res.status === 200) {
+    return { block0, byteLength: cr.total, finalUrl: first.finalUrl };
+  }
+  if (res.status === 200) {
     // The server ignored Range: accept the whole body only while it is small enough to cache.
     const declared = Number(res.headers.get('content-length') ?? NaN);
     if (!(declared <= maxCacheBytes)) {
@@ -83,61 +91,150 @@ export async function openRangeSource(url: string, options: RangeSourceOptions, 
         'Download the files and convert them locally.',
       );
     }
-    block0 = await bodyBytes(res);
-    stats.bytesFetched += block0.byteLength;
-    const whole = block0;
-    return {
-      url,
-      stats,
-      byteLength: whole.byteLength,
-      read(offset, length) {
-        if (offset < 0 || length < 0 || offset + length > whole.byteLength) {
-          return Promise.reject(new RangeError(`read past the end: ${offset}+${length} > ${whole.byteLength}`));
-        }
-        return Promise.resolve(whole.subarray(offset, offset + length));
-      },
-    };
-  } else if (res.status === 416) {
+    return { block0: await bodyBytes(res), whole: true };
+  }
+  if (res.status === 416) {
     const cr = parseContentRange(res.headers.get('content-range'));
-    if (cr && !('start' in cr) && cr.total === 0) {
-      byteLength = 0;
-      block0 = new Uint8Array(0);
-    } else {
-      throw await failureFor(res, ctx);
+    if (cr && !('start' in cr) && cr.total === 0) return { block0: new Uint8Array(0), byteLength: 0, finalUrl: first.finalUrl };
+  }
+  throw await failureFor(res, ctx);
+}
+
+/** A file the server sent whole (it ignored Range), served from memory. */
+function wholeFileSource(url: string, stats: HttpRangeSource['stats'], whole: Uint8Array): HttpRangeSource {
+  return {
+    url,
+    stats,
+    byteLength: whole.byteLength,
+    read(offset, length) {
+      if (offset < 0 || length < 0 || offset + length > whole.byteLength) {
+        return Promise.reject(new RangeError(`read past the end: ${offset}+${length} > ${whole.byteLength}`));
+      }
+      return Promise.resolve(whole.subarray(offset, offset + length));
+    },
+  };
+}
+
+/** Reads served from a bounded LRU cache of fixed-size blocks, missing blocks fetched by ranges. */
+class BlockReader implements HttpRangeSource {
+  readonly byteLength: number;
+  private readonly blockSize: number;
+  private readonly maxCacheBytes: number;
+  private readonly cache = new Map<number, Promise<Uint8Array>>();
+  private cachedBytes = 0;
+
+  constructor(
+    readonly url: string,
+    /** Where the Hub redirected to (its CDN); back to `url` when a signed URL expires. */
+    private dataUrl: string,
+    private readonly options: RangeSourceOptions,
+    private readonly ctx: FailureContext,
+    sizes: { blockSize: number; maxCacheBytes: number; byteLength: number },
+    readonly stats: { requests: number; bytesFetched: number },
+    block0: Uint8Array,
+  ) {
+    this.blockSize = sizes.blockSize;
+    this.maxCacheBytes = sizes.maxCacheBytes;
+    this.byteLength = sizes.byteLength;
+    if (this.byteLength > 0) {
+      this.cache.set(0, Promise.resolve(block0));
+      this.cachedBytes += block0.byteLength;
     }
-  } else {
-    throw await failureFor(res, ctx);
-  }
-  stats.bytesFetched += block0.byteLength;
-
-  let dataUrl = first.finalUrl;
-  const cache = new Map<number, Promise<Uint8Array>>();
-  let cachedBytes = 0;
-  const blockBytes = (i: number) => Math.min(blockSize, byteLength - i * blockSize);
-  if (byteLength > 0) {
-    cache.set(0, Promise.resolve(block0));
-    cachedBytes += block0.byteLength;
   }
 
-  async function fetchRange(start: number, end: number, retried = false): Promise<Uint8Array> {
-    const r = await hubGet(dataUrl, options, { Range: `bytes=${start}-${end - 1}` });
-    stats.requests++;
+  private blockBytes(i: number): number {
+    return Math.min(this.blockSize, this.byteLength - i * this.blockSize);
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > this.byteLength) {
+      throw new RangeError(`read past the end: ${offset}+${length} > ${this.byteLength}`);
+    }
+    if (length === 0) return new Uint8Array(0);
+    const firstBlock = Math.floor(offset / this.blockSize);
+    const lastBlock = Math.floor((offset + length - 1) / this.blockSize);
+    this.fetchMissing(firstBlock, lastBlock);
+    const keep = new Set<number>();
+    const parts: Promise<Uint8Array>[] = [];
+    for (let i = firstBlock; i <= lastBlock; i++) {
+      keep.add(i);
+      parts.push(this.cache.get(i)!);
+    }
+    const blocks = await Promise.all(parts);
+    this.evict(keep);
+    const inFirst = offset - firstBlock * this.blockSize;
+    if (blocks.length === 1) return blocks[0]!.subarray(inFirst, inFirst + length);
+    const out = new Uint8Array(length);
+    let at = 0;
+    for (let k = 0; k < blocks.length; k++) {
+      const b = blocks[k]!;
+      const from = k === 0 ? inFirst : 0;
+      const take = Math.min(b.byteLength - from, length - at);
+      out.set(b.subarray(from, from + take), at);
+      at += take;
+    }
+    return out;
+  }
+
+  /** Put every block of [first, last] in the cache: a run of missing blocks is one request. */
+  private fetchMissing(first: number, last: number): void {
+    let runStart = -1;
+    const flush = (runEnd: number) => {
+      if (runStart >= 0) this.fetchBlocks(runStart, runEnd);
+      runStart = -1;
+    };
+    for (let i = first; i <= last; i++) {
+      const cached = this.cache.get(i);
+      if (cached) {
+        flush(i - 1);
+        // Touch: most recently used goes last.
+        this.cache.delete(i);
+        this.cache.set(i, cached);
+      } else if (runStart < 0) {
+        runStart = i;
+      }
+    }
+    flush(last);
+  }
+
+  private fetchBlocks(a: number, b: number): void {
+    const start = a * this.blockSize;
+    const end = Math.min((b + 1) * this.blockSize, this.byteLength);
+    const whole = this.fetchRange(start, end);
+    for (let i = a; i <= b; i++) {
+      const p = whole.then((buf) => buf.subarray((i - a) * this.blockSize, (i - a) * this.blockSize + this.blockBytes(i)));
+      // A failed fetch must not stay cached: the next read tries again.
+      p.catch(() => {
+        if (this.cache.get(i) === p) {
+          this.cache.delete(i);
+          this.cachedBytes -= this.blockBytes(i);
+        }
+      });
+      this.cache.set(i, p);
+      this.cachedBytes += this.blockBytes(i);
+    }
+  }
+
+  private async fetchRange(start: number, end: number, retried = false): Promise<Uint8Array> {
+    const { ctx, url, byteLength } = this;
+    const r = await hubGet(this.dataUrl, this.options, { Range: `bytes=${start}-${end - 1}` });
+    this.stats.requests++;
     const res = r.response;
     if (res.status !== 206) {
       // A signed CDN URL may have expired: resolve again through the Hub, once.
-      if (!retried && dataUrl !== url && (res.status === 401 || res.status === 403 || res.status === 410)) {
+      if (!retried && this.dataUrl !== url && (res.status === 401 || res.status === 403 || res.status === 410)) {
         try {
           await res.body?.cancel();
         } catch {
           // Already closed.
         }
-        dataUrl = url;
-        return fetchRange(start, end, true);
+        this.dataUrl = url;
+        return this.fetchRange(start, end, true);
       }
       if (res.status >= 400) throw await failureFor(res, ctx);
       throw new ConversionError('io', `${ctx.what}: expected a partial answer (206) to a range request, got HTTP ${res.status}.`, { url: redactUrl(url) });
     }
-    dataUrl = r.finalUrl;
+    this.dataUrl = r.finalUrl;
     const cr = parseContentRange(res.headers.get('content-range'));
     if (!cr || !('start' in cr) || cr.start !== start || cr.end !== end - 1 || cr.total !== byteLength) {
       throw new ConversionError(
@@ -149,87 +246,19 @@ export async function openRangeSource(url: string, options: RangeSourceOptions, 
       );
     }
     const bytes = await bodyBytes(res);
-    stats.bytesFetched += bytes.byteLength;
+    this.stats.bytesFetched += bytes.byteLength;
     if (bytes.byteLength !== end - start) {
       throw new ConversionError('io', `${ctx.what}: got ${bytes.byteLength} bytes for a ${end - start}-byte range.`, { url: redactUrl(url) });
     }
     return bytes;
   }
 
-  function evict(keep: Set<number>) {
-    for (const key of cache.keys()) {
-      if (cachedBytes <= maxCacheBytes) break;
+  private evict(keep: Set<number>): void {
+    for (const key of this.cache.keys()) {
+      if (this.cachedBytes <= this.maxCacheBytes) break;
       if (keep.has(key)) continue;
-      cache.delete(key);
-      cachedBytes -= blockBytes(key);
+      this.cache.delete(key);
+      this.cachedBytes -= this.blockBytes(key);
     }
   }
-
-  return {
-    url,
-    stats,
-    byteLength,
-    async read(offset, length) {
-      if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > byteLength) {
-        throw new RangeError(`read past the end: ${offset}+${length} > ${byteLength}`);
-      }
-      if (length === 0) return new Uint8Array(0);
-      const firstBlock = Math.floor(offset / blockSize);
-      const lastBlock = Math.floor((offset + length - 1) / blockSize);
-      // Coalesce each run of missing blocks into one request.
-      let runStart = -1;
-      const flush = (runEnd: number) => {
-        if (runStart < 0) return;
-        const a = runStart;
-        const start = a * blockSize;
-        const end = Math.min((runEnd + 1) * blockSize, byteLength);
-        const whole = fetchRange(start, end);
-        for (let i = a; i <= runEnd; i++) {
-          const p = whole.then((buf) => buf.subarray((i - a) * blockSize, (i - a) * blockSize + blockBytes(i)));
-          // A failed fetch must not stay cached: the next read tries again.
-          p.catch(() => {
-            if (cache.get(i) === p) {
-              cache.delete(i);
-              cachedBytes -= blockBytes(i);
-            }
-          });
-          cache.set(i, p);
-          cachedBytes += blockBytes(i);
-        }
-        runStart = -1;
-      };
-      for (let i = firstBlock; i <= lastBlock; i++) {
-        if (cache.has(i)) {
-          flush(i - 1);
-          // Touch: most recently used goes last.
-          const p = cache.get(i)!;
-          cache.delete(i);
-          cache.set(i, p);
-        } else if (runStart < 0) {
-          runStart = i;
-        }
-      }
-      flush(lastBlock);
-      const keep = new Set<number>();
-      const parts: Promise<Uint8Array>[] = [];
-      for (let i = firstBlock; i <= lastBlock; i++) {
-        keep.add(i);
-        parts.push(cache.get(i)!);
-      }
-      const blocks = await Promise.all(parts);
-      evict(keep);
-      const inFirst = offset - firstBlock * blockSize;
-      if (blocks.length === 1) return blocks[0]!.subarray(inFirst, inFirst + length);
-      const out = new Uint8Array(length);
-      let at = 0;
-      for (let k = 0; k < blocks.length; k++) {
-        const b = blocks[k]!;
-        const from = k === 0 ? inFirst : 0;
-        const take = Math.min(b.byteLength - from, length - at);
-        out.set(b.subarray(from, from + take), at);
-        at += take;
-      }
-      return out;
-    },
-  };
 }
