@@ -167,26 +167,9 @@ function refusalsOf(error: unknown): SerializedConversionError[] {
 
 /** Run the CLI; returns the exit code. Never calls process.exit (tests call it in-process). */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  let options: CliOptions;
-  try {
-    const command = parseCliArgs(argv);
-    if (command.kind === 'help') {
-      io.stdout(`${USAGE}\n`);
-      return EXIT_OK;
-    }
-    if (command.kind === 'version') {
-      io.stdout(`lora2gguf ${version()}\n`);
-      return EXIT_OK;
-    }
-    options = command.options;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr(`lora2gguf: ${e.message}\n\n${USAGE}\n`);
-      return EXIT_USAGE;
-    }
-    throw e;
-  }
-
+  const command = parseCommand(argv, io);
+  if (typeof command === 'number') return command;
+  const options = command;
   if (options.usedOldDropFlag) {
     io.stderr('note: --drop-tied-lm-head is now --drop-unapplied --keep-norm-vectors (same effect); the new names say what they do.\n');
   }
@@ -199,60 +182,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return EXIT_REFUSED;
   };
 
-  let source: ByteSource | undefined;
-  let closeSource: (() => Promise<void>) | undefined;
+  let input: OpenedInput | undefined;
   try {
-    let adapterConfig: string;
-    let defaultName: string;
-    let hubAccess: HubAccess | undefined;
-    let hubAdapter: HubAdapter | undefined;
-    const endpoint = options.hubEndpoint ?? (env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT);
-    // A URL pasted from the configured Hub (a mirror or a test Hub) is a Hub reference too.
-    const onEndpoint = options.adapterDir.startsWith(`${endpoint.replace(/\/+$/, '')}/`);
-    if (looksLikeHubReference(options.adapterDir) || onEndpoint) {
-      const ref = parseHubRef(options.adapterDir, { endpoint });
-      hubAccess = { endpoint, token, signal: io.signal };
-      hubAdapter = await openHubAdapter(ref, hubAccess);
-      adapterConfig = hubAdapter.adapterConfig;
-      source = hubAdapter.adapter;
-      defaultName = hubRefDisplayName(ref);
-      if (!options.json) io.stderr(`adapter: ${formatHubRef(hubAdapter.pinned)} (${hubAdapter.adapterFile}, read by ranges)\n`);
-    } else {
-      const adapterDir = resolve(io.cwd, options.adapterDir);
-      if (!statSync(adapterDir, { throwIfNoEntry: false })?.isDirectory()) {
-        throw inputError(
-          `${options.adapterDir} is not a folder.`,
-          options.adapterDir,
-          'Give the folder PEFT saved the adapter into (it holds adapter_config.json and adapter_model.safetensors), or hf:owner/repo for an adapter on the Hub.',
-        );
-      }
-      const configPath = join(adapterDir, 'adapter_config.json');
-      if (!existsSync(configPath)) {
-        throw inputError(
-          `${options.adapterDir} has no adapter_config.json.`,
-          configPath,
-          'Is this a PEFT adapter folder? A full model folder cannot be converted to a LoRA.',
-        );
-      }
-      const weightsPath = localWeights(adapterDir);
-      if (!weightsPath) {
-        throw inputError(
-          `${options.adapterDir} has neither adapter_model.safetensors nor adapter_model.bin.`,
-          join(adapterDir, 'adapter_model.safetensors'),
-          'PEFT saves the weights next to adapter_config.json (save_pretrained).',
-        );
-      }
-      adapterConfig = await readFile(configPath, 'utf8');
-      defaultName = basename(adapterDir);
-      const file = await FileSource.open(weightsPath);
-      source = file;
-      closeSource = () => file.close();
-    }
-    const base = await readBaseConfig(options, io.cwd, adapterConfig, hubAccess);
+    input = await openInput(options, io, env, token);
+    const { source, hubAdapter } = input;
+    const base = await readBaseConfig(options, io.cwd, input.adapterConfig, input.hubAccess);
     if (!options.json && base.from.origin !== 'supplied') io.stderr(`${describeBase(base.from)}\n`);
-    const name = options.name ?? defaultName;
+    const name = options.name ?? input.defaultName;
     const plan = await inspect(
-      { adapterConfig, baseConfig: base.text, adapter: source },
+      { adapterConfig: input.adapterConfig, baseConfig: base.text, adapter: source },
       { outtype: options.outtype, name, dropUnapplied: options.dropUnapplied, keepNormVectors: options.keepNormVectors, textOnly: options.textOnly },
     );
     const outfile = resolve(io.cwd, options.outfile ?? defaultOutputFileName(name, plan.outtype));
@@ -271,26 +209,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return fail([inputError(`${outfile} already exists.`, outfile, 'Use --force to overwrite it, or --outfile to choose another name.').toJSON()]);
     }
     if (!options.json) for (const w of plan.warnings) io.stderr(`${formatWarning(w)}\n`);
-
-    const sink = await AtomicFileSink.create(outfile);
-    const started = performance.now();
-    let converted: ConvertResult;
-    try {
-      converted = await convert(plan, source, sink, {
-        signal: io.signal,
-        keepNonFinite: options.keepNonFinite,
-        onProgress: (event) => {
-          if (!io.isTTY || !io.progress) return;
-          if (event.type === 'tensor') io.progress(formatProgressBar(event.bytesWritten, event.totalBytes));
-          else if (event.type === 'done') io.progress('');
-        },
-      });
-      await sink.commit(options.force);
-    } catch (e) {
-      await sink.abort();
-      throw e;
-    }
-    const seconds = (performance.now() - started) / 1000;
+    const { converted, seconds } = await writeOutput(plan, source, outfile, options, io);
     const summary = {
       ok: true,
       outfile,
@@ -311,17 +230,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       inputMiBPerSecond: source.byteLength / 2 ** 20 / seconds,
     };
     if (options.json) io.stdout(`${jsonText(summary)}\n`);
-    else {
-      for (const t of converted.nonFinite) {
-        io.stderr(
-          `warning [non_finite_kept]: ${t.tensor}: ${t.count} NaN or infinite value${t.count === 1 ? '' : 's'} written as they are (--keep-non-finite; from ${t.sources.join(', ')})\n`,
-        );
-      }
-      const from = hubAdapter ? ` from ${formatHubRef(hubAdapter.pinned)} (commit ${hubAdapter.commit})` : '';
-      io.stdout(
-        `Wrote ${outfile}${from} (${plan.tensors.length} tensors, ${formatBytes(plan.totalBytes)}, ${plan.outtype}) in ${formatDuration(seconds, source.byteLength)}\n`,
-      );
-    }
+    else reportWritten(io, plan, outfile, converted, seconds, source.byteLength, hubAdapter);
     return EXIT_OK;
   } catch (e) {
     if (e instanceof UsageError) {
@@ -337,8 +246,129 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const err = e as NodeJS.ErrnoException;
     return fail([new ConversionError('io', err.message ?? String(e), { file: err.path }).toJSON()]);
   } finally {
-    await closeSource?.();
+    await input?.close?.();
   }
+}
+
+/** The options to convert with, or the exit code when the command is help, version or a usage error. */
+function parseCommand(argv: readonly string[], io: CliIo): CliOptions | number {
+  try {
+    const command = parseCliArgs(argv);
+    if (command.kind === 'help') {
+      io.stdout(`${USAGE}\n`);
+      return EXIT_OK;
+    }
+    if (command.kind === 'version') {
+      io.stdout(`lora2gguf ${version()}\n`);
+      return EXIT_OK;
+    }
+    return command.options;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(`lora2gguf: ${e.message}\n\n${USAGE}\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+}
+
+/** The adapter to convert: its config, weights and default name, from the Hub or a folder. */
+interface OpenedInput {
+  adapterConfig: string;
+  source: ByteSource;
+  defaultName: string;
+  hubAccess?: HubAccess;
+  hubAdapter?: HubAdapter;
+  close?: () => Promise<void>;
+}
+
+async function openInput(options: CliOptions, io: CliIo, env: Record<string, string | undefined>, token: string | undefined): Promise<OpenedInput> {
+  const endpoint = options.hubEndpoint ?? (env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT);
+  // A URL pasted from the configured Hub (a mirror or a test Hub) is a Hub reference too.
+  const onEndpoint = options.adapterDir.startsWith(`${endpoint.replace(/\/+$/, '')}/`);
+  if (looksLikeHubReference(options.adapterDir) || onEndpoint) {
+    const ref = parseHubRef(options.adapterDir, { endpoint });
+    const hubAccess = { endpoint, token, signal: io.signal };
+    const hubAdapter = await openHubAdapter(ref, hubAccess);
+    if (!options.json) io.stderr(`adapter: ${formatHubRef(hubAdapter.pinned)} (${hubAdapter.adapterFile}, read by ranges)\n`);
+    return { adapterConfig: hubAdapter.adapterConfig, source: hubAdapter.adapter, defaultName: hubRefDisplayName(ref), hubAccess, hubAdapter };
+  }
+  return openLocalInput(options.adapterDir, io.cwd);
+}
+
+/** A PEFT adapter folder: adapter_config.json and the weights beside it, read by offset. */
+async function openLocalInput(given: string, cwd: string): Promise<OpenedInput> {
+  const adapterDir = resolve(cwd, given);
+  if (!statSync(adapterDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw inputError(
+      `${given} is not a folder.`,
+      given,
+      'Give the folder PEFT saved the adapter into (it holds adapter_config.json and adapter_model.safetensors), or hf:owner/repo for an adapter on the Hub.',
+    );
+  }
+  const configPath = join(adapterDir, 'adapter_config.json');
+  if (!existsSync(configPath)) {
+    throw inputError(`${given} has no adapter_config.json.`, configPath, 'Is this a PEFT adapter folder? A full model folder cannot be converted to a LoRA.');
+  }
+  const weightsPath = localWeights(adapterDir);
+  if (!weightsPath) {
+    throw inputError(
+      `${given} has neither adapter_model.safetensors nor adapter_model.bin.`,
+      join(adapterDir, 'adapter_model.safetensors'),
+      'PEFT saves the weights next to adapter_config.json (save_pretrained).',
+    );
+  }
+  const adapterConfig = await readFile(configPath, 'utf8');
+  const file = await FileSource.open(weightsPath);
+  return { adapterConfig, source: file, defaultName: basename(adapterDir), close: () => file.close() };
+}
+
+/** Convert into `<outfile>.partial-<pid>`, renamed into place when complete; removed on any failure. */
+async function writeOutput(
+  plan: ConversionPlan,
+  source: ByteSource,
+  outfile: string,
+  options: CliOptions,
+  io: CliIo,
+): Promise<{ converted: ConvertResult; seconds: number }> {
+  const sink = await AtomicFileSink.create(outfile);
+  const started = performance.now();
+  try {
+    const converted = await convert(plan, source, sink, {
+      signal: io.signal,
+      keepNonFinite: options.keepNonFinite,
+      onProgress: (event) => {
+        if (!io.isTTY || !io.progress) return;
+        if (event.type === 'tensor') io.progress(formatProgressBar(event.bytesWritten, event.totalBytes));
+        else if (event.type === 'done') io.progress('');
+      },
+    });
+    await sink.commit(options.force);
+    return { converted, seconds: (performance.now() - started) / 1000 };
+  } catch (e) {
+    await sink.abort();
+    throw e;
+  }
+}
+
+function reportWritten(
+  io: CliIo,
+  plan: ConversionPlan,
+  outfile: string,
+  converted: ConvertResult,
+  seconds: number,
+  inputBytes: number,
+  hubAdapter?: HubAdapter,
+): void {
+  for (const t of converted.nonFinite) {
+    io.stderr(
+      `warning [non_finite_kept]: ${t.tensor}: ${t.count} NaN or infinite value${t.count === 1 ? '' : 's'} written as they are (--keep-non-finite; from ${t.sources.join(', ')})\n`,
+    );
+  }
+  const from = hubAdapter ? ` from ${formatHubRef(hubAdapter.pinned)} (commit ${hubAdapter.commit})` : '';
+  io.stdout(
+    `Wrote ${outfile}${from} (${plan.tensors.length} tensors, ${formatBytes(plan.totalBytes)}, ${plan.outtype}) in ${formatDuration(seconds, inputBytes)}\n`,
+  );
 }
 
 /** Run with the real process: stdio, cwd, exit code. */
