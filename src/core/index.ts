@@ -6,31 +6,20 @@ export { inspect, planFrom, planHeader } from './plan';
 export type { ConversionPlan, PlannedTensor, PlannedModule, Diagnostic, InspectOptions, InspectInput, PartRecipe } from './plan';
 export { convert, assertConvertible } from './convert';
 export type { ConvertOptions, ConvertResult, NonFiniteTensor, ProgressEvent } from './convert';
-export { ConversionError, ERROR_CODES, isAbortError, isConversionError } from './errors';
+// What the page may import without the converter (errors, output types, Hub references, names,
+// the catalogue lookup) lives in ./light; the whole core re-exports it.
+export * from './light';
 export type { ErrorCode, ErrorDetails, SerializedConversionError, AbortSignalLike } from './errors';
 export { bytesSource, MemorySink, CountingSink } from './io';
 export type { ByteSource, ByteSink } from './io';
-export { OUTTYPES } from './tensor/encode';
-export type { OutType, OutTypeOption, GgmlTypeName } from './tensor/encode';
+export type { GgmlTypeName } from './tensor/encode';
 export { parseAdapterConfig, parseBaseConfig } from './peft/config';
 export type { AdapterConfig, BaseConfig } from './peft/config';
 export { FAMILIES, supportedArchitectures } from './arch/registry';
-export { defaultOutputFileName } from './naming';
-export { lookupBaseConfig, chooseBaseConfig, catalogueIds, CATALOGUE } from './catalogue/lookup';
+export { chooseBaseConfig, catalogueIds, CATALOGUE } from './catalogue/lookup';
 export type { CatalogueHit, CatalogueEntry, ChosenBaseConfig } from './catalogue/lookup';
-export {
-  parseHubRef,
-  formatHubRef,
-  isValidRepoId,
-  looksLikeHubReference,
-  repoIdProblem,
-  revisionProblem,
-  refFilePath,
-  DEFAULT_HUB_ENDPOINT,
-  DEFAULT_REVISION,
-} from './hub/ref';
 export type { HubRef, ParseHubRefOptions } from './hub/ref';
-export { adapterFolders, openHubAdapter, openHubFile, fetchHubText, fetchModelInfo, resolveBaseConfig, hubFileUrl, hubRefDisplayName } from './hub/api';
+export { adapterFolders, openHubAdapter, openHubFile, fetchHubText, fetchModelInfo, resolveBaseConfig, hubFileUrl } from './hub/api';
 export type { HubAdapter, ModelInfo, ResolvedBaseConfig, ResolveBaseOptions } from './hub/api';
 export type { HttpRangeSource, RangeSourceOptions } from './hub/source';
 export type { FetchLike, FetchInit, ResponseLike, HubClientOptions } from './hub/http';

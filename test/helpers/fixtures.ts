@@ -84,3 +84,16 @@ export function listDirs(dir: string): string[] {
         .map((d) => d.name)
     : [];
 }
+
+/** The base config.json the torch.save fixtures in test/fixtures/bin were made for (a tiny Llama). */
+export const BIN_FIXTURE_BASE = JSON.stringify({
+  architectures: ['LlamaForCausalLM'],
+  hidden_size: 8,
+  intermediate_size: 8,
+  num_attention_heads: 2,
+  num_key_value_heads: 2,
+  num_hidden_layers: 1,
+  tie_word_embeddings: false,
+});
+/** Their adapter_config.json (r = 4, alpha = 8). */
+export const BIN_FIXTURE_CONFIG = JSON.stringify({ peft_type: 'LORA', r: 4, lora_alpha: 8 });

@@ -20,7 +20,7 @@ import {
 } from '../../src/core';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { caseInput, FIXTURES, referenceCases, sha256, type ReferenceCase } from '../helpers/fixtures';
+import { BIN_FIXTURE_BASE, BIN_FIXTURE_CONFIG, caseInput, FIXTURES, referenceCases, sha256, type ReferenceCase } from '../helpers/fixtures';
 import { referenceBaseRepo, referenceCaseRepo, startFakeHub, type FakeHub } from '../helpers/fake-hub';
 
 const CASES = referenceCases();
@@ -45,16 +45,6 @@ async function convertOnce(adapterConfig: string, baseConfig: string, source: By
 let hub: FakeHub;
 // A torch.save adapter (test/fixtures/bin) with its base, as in src/core/pytorch/checkpoint.spec.ts.
 const BIN = new Uint8Array(readFileSync(join(FIXTURES, 'bin', 'adapter_fp32.bin')));
-const BIN_CONFIG = JSON.stringify({ peft_type: 'LORA', r: 4, lora_alpha: 8 });
-const BIN_BASE = JSON.stringify({
-  architectures: ['LlamaForCausalLM'],
-  hidden_size: 8,
-  intermediate_size: 8,
-  num_attention_heads: 2,
-  num_key_value_heads: 2,
-  num_hidden_layers: 1,
-  tie_word_embeddings: false,
-});
 const LLAMA = CASES.find((c) => c.name === 'llama_bf16_f16')!;
 
 beforeAll(async () => {
@@ -63,7 +53,7 @@ beforeAll(async () => {
     referenceCaseRepo('llama_bf16_f16', `${ORG}/gated-adapter`, { gated: true }),
     referenceCaseRepo('llama_bf16_f16', `${ORG}/checkpoints`, { subfolder: 'runs/a/checkpoint-10', refs: ['v1'] }),
     { id: `${ORG}/config-only`, files: { 'adapter_config.json': JSON.stringify({ peft_type: 'LORA', r: 8 }) } },
-    { id: `${ORG}/bin-only`, files: { 'adapter_config.json': BIN_CONFIG, 'adapter_model.bin': BIN } },
+    { id: `${ORG}/bin-only`, files: { 'adapter_config.json': BIN_FIXTURE_CONFIG, 'adapter_model.bin': BIN } },
   ]);
 });
 afterAll(async () => {
@@ -119,8 +109,8 @@ describe('conversion from the Hub', () => {
     const opened = await openHubAdapter(parseHubRef(`${ORG}/bin-only`), { endpoint: hub.url, blockSize: 256 });
     expect(opened.adapterFile).toBe('adapter_model.bin');
     const c = { ...LLAMA, outtype: 'f32', adapterDirName: 'bin' };
-    const got = await convertOnce(opened.adapterConfig, BIN_BASE, opened.adapter, c);
-    const expected = await convertOnce(BIN_CONFIG, BIN_BASE, bytesSource(BIN), c);
+    const got = await convertOnce(opened.adapterConfig, BIN_FIXTURE_BASE, opened.adapter, c);
+    const expected = await convertOnce(BIN_FIXTURE_CONFIG, BIN_FIXTURE_BASE, bytesSource(BIN), c);
     expect('bytes' in got && sha256(got.bytes)).toBe('bytes' in expected && sha256(expected.bytes));
     expect(hub.bytesServed.get(`${ORG}/bin-only/adapter_model.bin`)).toBeLessThanOrEqual(BIN.byteLength);
     expect(hub.requests.some((r) => r.path.endsWith('/adapter_model.safetensors') && r.status === 404)).toBe(true);

@@ -13,7 +13,7 @@ import { alignUp } from '../../src/core/gguf/writer';
 import { encodeTensor } from '../../src/core/tensor/encode';
 import { applyOps } from '../../src/core/tensor/ops';
 import { readTensorF32 } from '../../src/core/tensor/read';
-import { caseInput, FIXTURES, referenceCases } from '../helpers/fixtures';
+import { BIN_FIXTURE_BASE, BIN_FIXTURE_CONFIG, caseInput, FIXTURES, referenceCases } from '../helpers/fixtures';
 
 async function plainConvert(plan: ConversionPlan, source: ByteSource): Promise<Uint8Array> {
   const sink = new MemorySink();
@@ -49,25 +49,14 @@ interface Input {
   adapter: Uint8Array;
 }
 
-const BIN_CONFIG = JSON.stringify({ peft_type: 'LORA', r: 4, lora_alpha: 8 });
-const BIN_BASE = JSON.stringify({
-  architectures: ['LlamaForCausalLM'],
-  hidden_size: 8,
-  intermediate_size: 8,
-  num_attention_heads: 2,
-  num_key_value_heads: 2,
-  num_hidden_layers: 1,
-  tie_word_embeddings: false,
-});
-
 const inputs: Input[] = [
   ...referenceCases()
     .filter((c) => c.outcome === 'ok')
     .map((c) => ({ name: c.name, ...caseInput(c) })),
   ...['adapter_fp32.bin', 'adapter_fp16.bin', 'adapter_bf16.bin', 'adapter_views.bin', 'adapter_deflated.bin', 'adapter_legacy.bin'].map((f) => ({
     name: f,
-    adapterConfig: BIN_CONFIG,
-    baseConfig: BIN_BASE,
+    adapterConfig: BIN_FIXTURE_CONFIG,
+    baseConfig: BIN_FIXTURE_BASE,
     adapter: new Uint8Array(readFileSync(join(FIXTURES, 'bin', f))),
   })),
 ];

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { FIXTURES } from '../../../test/helpers/fixtures';
+import { BIN_FIXTURE_BASE, BIN_FIXTURE_CONFIG, FIXTURES } from '../../../test/helpers/fixtures';
 import { buildSafetensors } from '../../../test/helpers/safetensors-build';
 import { convert } from '../convert';
 import { ConversionError } from '../errors';
@@ -186,25 +186,14 @@ describe('format detection by magic bytes', () => {
 
 // ---- End to end: a .bin converts to the very same GGUF as the same tensors in safetensors. ----
 
-const BASE = JSON.stringify({
-  architectures: ['LlamaForCausalLM'],
-  hidden_size: 8,
-  intermediate_size: 8,
-  num_attention_heads: 2,
-  num_key_value_heads: 2,
-  num_hidden_layers: 1,
-  tie_word_embeddings: false,
-});
-const CONFIG = JSON.stringify({ peft_type: 'LORA', r: 4, lora_alpha: 8 });
-
 describe('inspect + convert accept adapter_model.bin', () => {
   for (const file of ['adapter_fp32.bin', 'adapter_bf16.bin', 'adapter_views.bin', 'adapter_deflated.bin', 'adapter_legacy.bin']) {
     it(`${file} gives the same GGUF as the same values in safetensors`, async () => {
       const bin = fixture(file);
       const expected = expectedOf(file);
       const st = buildSafetensors(Object.entries(expected.tensors).map(([name, t]) => ({ name, dtype: 'F32', shape: t.shape, data: t.values })));
-      const planBin = await inspect({ adapterConfig: CONFIG, baseConfig: BASE, adapter: bytesSource(bin) });
-      const planSt = await inspect({ adapterConfig: CONFIG, baseConfig: BASE, adapter: bytesSource(st) });
+      const planBin = await inspect({ adapterConfig: BIN_FIXTURE_CONFIG, baseConfig: BIN_FIXTURE_BASE, adapter: bytesSource(bin) });
+      const planSt = await inspect({ adapterConfig: BIN_FIXTURE_CONFIG, baseConfig: BIN_FIXTURE_BASE, adapter: bytesSource(st) });
       expect(planBin.refusals).toEqual([]);
       expect(planBin.adapter.format).toBe(file.includes('legacy') ? 'pytorch-legacy' : 'pytorch-zip');
       expect(planSt.adapter.format).toBe('safetensors');
