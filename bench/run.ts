@@ -282,10 +282,14 @@ async function main(): Promise<void> {
     if (quick) {
       console.log('(--quick: a check that every path runs; nothing written to bench/results or docs)');
     } else {
+      // The default run rewrites docs/benchmarks.md; a run with other sizes or dtypes (e.g. --huge)
+      // is kept beside it under its own name.
+      const custom = values.sizes !== undefined || values.dtypes !== undefined || values.huge === true;
+      const file = custom ? `${date}-${sizes.join('-')}mb-${dtypes.join('-').toLowerCase()}.json` : `${date}.json`;
       mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-      writeFileSync(join(ROOT, 'bench', 'results', `${date}.json`), `${JSON.stringify(report, null, 2)}\n`);
-      writeDocs(report, table, start);
-      console.log(`wrote bench/results/${date}.json and docs/benchmarks.md`);
+      writeFileSync(join(ROOT, 'bench', 'results', file), `${JSON.stringify(report, null, 2)}\n`);
+      if (!custom) writeDocs(report, table, start);
+      console.log(`wrote bench/results/${file}${custom ? '' : ' and docs/benchmarks.md'}`);
     }
   } finally {
     await app?.close();

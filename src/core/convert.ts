@@ -7,7 +7,7 @@ import { DEFAULT_WINDOW_BYTES, ReadAhead } from './stream/read-ahead';
 import { encodeTensor, type GgmlTypeName } from './tensor/encode';
 import { elementView, encodeElements, OUTPUT_UNIT, type ElementArray } from './tensor/kernels';
 import { acquireSimdArena, type KernelStats } from './tensor/simd';
-import { applyOps, isMovementOp, moveElements, type MatrixOp, type MovementOp } from './tensor/ops';
+import { applyOps, isMovementOp, moveElements, type ElementAlloc, type MatrixOp, type MovementOp } from './tensor/ops';
 import { HOST_LITTLE_ENDIAN, readTensorF32, widenToF32Bits, type F32Tensor, type SourceDtype, type TensorLocation } from './tensor/read';
 
 export type ProgressEvent =
@@ -71,11 +71,12 @@ export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: B
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   // The reused buffers live in the SIMD kernels' memory when it is free: no copies in or out.
   const arena = acquireSimdArena(ReadAhead.slabBytes(windowBytes), chunkBytes);
-  // A tensor used as it is (no permutation or arithmetic) may stream through in pieces.
-  const streamable = plan.tensors.flatMap((t) => t.parts.map((part) => HOST_LITTLE_ENDIAN && part.ops.length === 0));
+  // A tensor used element by element (no permutation; at most PEFT's scaling) may stream through in pieces.
+  const streamable = plan.tensors.flatMap((t) => t.parts.map((part) => HOST_LITTLE_ENDIAN && scaleOnly(part.ops) !== undefined));
   const reader = new ReadAhead(adapter, locations, { windowBytes, slabs: arena?.slabs, streamable });
   const writer = new ChunkWriter(sink, chunkBytes, arena?.chunks);
   const nonFinite: NonFiniteTensor[] = [];
+  const scratch = new Scratch();
   try {
     await writer.write(header);
     for (let i = 0; i < plan.tensors.length; i++) {
@@ -87,9 +88,14 @@ export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: B
       for (const part of t.parts) {
         const loc = plan.sources[part.source]!;
         if (reader.nextIsStreamed()) {
-          for await (const piece of reader.pieces()) await encodeInto(elementView(piece, loc.dtype), loc.dtype, t.type, writer, stats);
+          const factor = scaleOnly(part.ops)!;
+          for await (const piece of reader.pieces()) {
+            const data = elementView(piece, loc.dtype);
+            if (factor === 1) await encodeInto(data, loc.dtype, t.type, writer, stats);
+            else await encodeScaled(data, loc.dtype, factor, t.type, writer, stats, scratch);
+          }
         } else {
-          await encodePart(await reader.read(), loc, part.ops, t.type, writer, stats);
+          await encodePart(await reader.read(), loc, part.ops, t.type, writer, stats, scratch);
         }
         throwIfAborted(signal);
       }
@@ -143,24 +149,29 @@ async function encodePart(
   type: GgmlTypeName,
   writer: ChunkWriter,
   stats: KernelStats,
+  scratch: Scratch,
 ): Promise<void> {
-  let dtype: SourceDtype = loc.dtype;
-  let data: ElementArray;
   if (!HOST_LITTLE_ENDIAN) {
-    const bits = applyOps({ shape: loc.shape.slice(), bits: widenToF32Bits(bytes, dtype) }, ops).bits;
+    const bits = applyOps({ shape: loc.shape.slice(), bits: widenToF32Bits(bytes, loc.dtype) }, ops).bits;
     for (const b of bits) if ((b & 0x7f800000) === 0x7f800000) stats.nonFinite++;
     await writer.write(encodeTensor(bits, type));
     return;
   }
-  if (ops.every(isMovementOp)) {
-    data = elementView(bytes, dtype);
-    let shape: readonly number[] = loc.shape;
-    for (const op of ops as MovementOp[]) ({ shape, data } = moveElements(data, shape, op));
-  } else {
-    data = applyOps({ shape: loc.shape.slice(), bits: widenToF32Bits(bytes, dtype) }, ops).bits;
-    dtype = 'F32';
+  // The plan puts data movement first and PEFT's scaling last; anything else (a norm's +1) takes
+  // the plain path: widen everything to f32, apply the ops in order.
+  const last = ops[ops.length - 1];
+  const scale = last?.op === 'scale' ? last.factor : 1;
+  const movement = last?.op === 'scale' ? ops.slice(0, -1) : ops;
+  if (!movement.every(isMovementOp)) {
+    await encodeInto(applyOps({ shape: loc.shape.slice(), bits: widenToF32Bits(bytes, loc.dtype) }, ops).bits, 'F32', type, writer, stats);
+    return;
   }
-  await encodeInto(data, dtype, type, writer, stats);
+  let data: ElementArray = elementView(bytes, loc.dtype);
+  let shape: readonly number[] = loc.shape;
+  // Moves ping-pong between two reused buffers: no allocation per permuted tensor.
+  movement.forEach((op, k) => ({ shape, data } = moveElements(data, shape, op as MovementOp, scratch.slot(k % 2))));
+  if (scale === 1) await encodeInto(data, loc.dtype, type, writer, stats);
+  else await encodeScaled(data, loc.dtype, scale, type, writer, stats, scratch);
 }
 
 /** Encode elements into the writer's chunks, as many per kernel call as the chunk has room for. */
@@ -173,6 +184,60 @@ async function encodeInto(data: ElementArray, dtype: SourceDtype, type: GgmlType
     const count = Math.min(n - i, Math.floor(writer.room / unit.bytes) * unit.elements);
     writer.advance(encodeElements(dtype, data, i, count, type, writer.chunk, writer.at, stats));
     i += count;
+  }
+}
+
+/** The factor when `ops` is at most one scale (1 for none), else undefined. */
+function scaleOnly(ops: readonly MatrixOp[]): number | undefined {
+  if (ops.length === 0) return 1;
+  const [op] = ops;
+  return ops.length === 1 && op!.op === 'scale' ? op!.factor : undefined;
+}
+
+/** Elements per piece when scaling: widened to f32 in a reused 1 MiB buffer, scaled, encoded. */
+const SCALE_PIECE = 256 * 1024;
+
+/**
+ * Encode `data` × `factor` piece by piece: each piece widened exactly to f32, multiplied in f32
+ * (rounded once, on the store, as applyOps' scale does), and encoded from f32. The values are
+ * counted for NaN/Inf as written (after scaling).
+ */
+async function encodeScaled(
+  data: ElementArray,
+  dtype: SourceDtype,
+  factor: number,
+  type: GgmlTypeName,
+  writer: ChunkWriter,
+  stats: KernelStats,
+  scratch: Scratch,
+): Promise<void> {
+  const wide = scratch.widened();
+  const values = new Float32Array(wide.buffer, wide.byteOffset, SCALE_PIECE);
+  const widenStats = { nonFinite: 0 };
+  for (let from = 0; from < data.length; from += SCALE_PIECE) {
+    const n = Math.min(SCALE_PIECE, data.length - from);
+    encodeElements(dtype, data, from, n, 'F32', wide, 0, widenStats);
+    for (let i = 0; i < n; i++) values[i] = values[i]! * factor;
+    await encodeInto(new Uint32Array(wide.buffer, wide.byteOffset, n), 'F32', type, writer, stats);
+  }
+}
+
+/** Reused buffers for moved elements (two, for chains of moves) and for widened f32 pieces. */
+class Scratch {
+  private readonly slots: (ArrayBuffer | undefined)[] = [undefined, undefined];
+  private wide: Uint8Array | undefined;
+
+  slot(k: number): ElementAlloc {
+    return <T extends ElementArray>(like: T, n: number): T => {
+      const bytes = n * like.BYTES_PER_ELEMENT;
+      let buf = this.slots[k];
+      if (!buf || buf.byteLength < bytes) buf = this.slots[k] = new ArrayBuffer(bytes);
+      return (like instanceof Uint16Array ? new Uint16Array(buf, 0, n) : new Uint32Array(buf, 0, n)) as T;
+    };
+  }
+
+  widened(): Uint8Array {
+    return (this.wide ??= new Uint8Array(SCALE_PIECE * 4));
   }
 }
 

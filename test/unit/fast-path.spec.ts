@@ -12,6 +12,7 @@ import { bytesSource, convert, inspect, MemorySink, planHeader, type ByteSource,
 import { alignUp } from '../../src/core/gguf/writer';
 import { encodeTensor } from '../../src/core/tensor/encode';
 import { applyOps } from '../../src/core/tensor/ops';
+import { buildSafetensors } from '../helpers/safetensors-build';
 import { readTensorF32 } from '../../src/core/tensor/read';
 import { BIN_FIXTURE_BASE, BIN_FIXTURE_CONFIG, caseInput, FIXTURES, referenceCases } from '../helpers/fixtures';
 
@@ -134,5 +135,48 @@ describe('NaN and infinite values are found while converting', () => {
   it('a clean adapter reports none', async () => {
     const plan = await inspect({ adapterConfig: input.adapterConfig, baseConfig: input.baseConfig, adapter: bytesSource(input.adapter) });
     expect((await convert(plan, bytesSource(input.adapter), new MemorySink())).nonFinite).toEqual([]);
+  });
+});
+
+describe('large permuted and scaled tensors (reused move buffers, f32 scaling in pieces)', () => {
+  // rsLoRA (scale folded into every lora_b), r = 80: up_proj's lora_B has 4096 × 80 = 327,680
+  // values, more than one scaling piece (262,144); q_proj's is permuted and scaled.
+  const r = 80;
+  const pairOf = (module: string, inDim: number, outDim: number, seed: number) =>
+    [
+      [`base_model.model.${module}.lora_A.weight`, [r, inDim]],
+      [`base_model.model.${module}.lora_B.weight`, [outDim, r]],
+    ].map(([name, shape], k) => {
+      const n = (shape as number[])[0]! * (shape as number[])[1]!;
+      let x = seed * 7919 + k;
+      const data = Array.from({ length: n }, () => {
+        x = (x * 1103515245 + 12345) >>> 0;
+        return 0x3c00 ^ (x >>> 19); // BF16 patterns of every sign and a spread of exponents
+      });
+      return { name: name as string, dtype: 'BF16', shape: shape as number[], data };
+    });
+  const adapter = buildSafetensors([...pairOf('model.layers.0.self_attn.q_proj', 1024, 1024, 1), ...pairOf('model.layers.0.mlp.up_proj', 1024, 4096, 2)]);
+  const adapterConfig = JSON.stringify({ peft_type: 'LORA', r, lora_alpha: 16, use_rslora: true });
+  const baseConfig = JSON.stringify({
+    architectures: ['LlamaForCausalLM'],
+    hidden_size: 1024,
+    intermediate_size: 4096,
+    num_attention_heads: 8,
+    num_key_value_heads: 8,
+    num_hidden_layers: 1,
+  });
+
+  it.each(OUTTYPES)('%s: identical to the plain path, with default buffers and with tiny ones', async (outtype) => {
+    const plan = await inspect({ adapterConfig, baseConfig, adapter: bytesSource(adapter) }, { outtype });
+    expect(plan.refusals).toEqual([]);
+    expect(plan.tensors.some((t) => t.parts.some((p) => p.ops.some((o) => o.op === 'scale')))).toBe(true);
+    const expected = await plainConvert(plan, bytesSource(adapter));
+    for (const options of [{}, { readWindowBytes: 65536, chunkBytes: 4096 }]) {
+      for (const source of [bytesSource(adapter), withReadInto(adapter)]) {
+        const sink = new MemorySink();
+        await convert(plan, source, sink, { ...options, keepNonFinite: true });
+        expect(Buffer.compare(sink.bytes(), expected), `${outtype} ${JSON.stringify(options)}`).toBe(0);
+      }
+    }
   });
 });

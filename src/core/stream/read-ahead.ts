@@ -106,6 +106,11 @@ export class ReadAhead {
   private readonly streaming = new Set<Promise<Uint8Array>>();
   /** Two reusable buffers for sources with readInto; window k uses slab k % 2. */
   private readonly slabs: (Uint8Array | undefined)[] = [undefined, undefined];
+  /**
+   * Two more for a tensor larger than a window that cannot stream (it is permuted or transposed
+   * whole): grown to the largest such tensor once, then reused, instead of a new buffer per tensor.
+   */
+  private readonly oversized: (Uint8Array | undefined)[] = [undefined, undefined];
 
   constructor(
     private readonly source: ByteSource,
@@ -229,9 +234,10 @@ export class ReadAhead {
     const buffers: Uint8Array[] = [];
     const readInto = this.source.readInto?.bind(this.source);
     const need = window.runs.reduce((a, r) => a + (r.end - r.begin) + 2 * PLACEMENT_ALIGN, 0);
-    if (readInto && need <= this.windowBytes + SLAB_SLACK) {
-      let slab = this.slabs[k % 2];
-      if (!slab || slab.byteLength < need) slab = this.slabs[k % 2] = new Uint8Array(Math.max(need, this.windowBytes + SLAB_SLACK));
+    if (readInto) {
+      const pool = need <= this.windowBytes + SLAB_SLACK ? this.slabs : this.oversized;
+      let slab = pool[k % 2];
+      if (!slab || slab.byteLength < need) slab = pool[k % 2] = new Uint8Array(Math.max(need, this.windowBytes + SLAB_SLACK));
       let at = 0;
       for (const run of window.runs) {
         // Same alignment as in the file, so element views need no copy when the file's are aligned.

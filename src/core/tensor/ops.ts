@@ -92,16 +92,22 @@ export function isMovementOp(op: MatrixOp): op is MovementOp {
 /** Element bit patterns of any width: movement ops never look inside them. */
 export type ElementBits = Uint16Array | Uint32Array;
 
-function allocLike<T extends ElementBits>(like: T, n: number): T {
-  return (like instanceof Uint16Array ? new Uint16Array(n) : new Uint32Array(n)) as T;
-}
+/** Where moved elements go: a fresh array by default, or a reused scratch buffer. */
+export type ElementAlloc = <T extends ElementBits>(like: T, n: number) => T;
+
+const allocFresh: ElementAlloc = <T extends ElementBits>(like: T, n: number): T => (like instanceof Uint16Array ? new Uint16Array(n) : new Uint32Array(n)) as T;
 
 /**
  * Apply one movement op to row-major elements of any width (2-byte F16/BF16 bits or 4-byte F32
  * bits): the fast converter moves the source's own elements, so a permutation never widens to
  * f32. Returns new elements and the new shape.
  */
-export function moveElements<T extends ElementBits>(data: T, shape: readonly number[], op: MovementOp): { shape: number[]; data: T } {
+export function moveElements<T extends ElementBits>(
+  data: T,
+  shape: readonly number[],
+  op: MovementOp,
+  allocLike: ElementAlloc = allocFresh,
+): { shape: number[]; data: T } {
   const [rows, cols] = dims2({ shape: shape as number[], bits: new Uint32Array(0) });
   switch (op.op) {
     case 'transpose': {
@@ -114,7 +120,9 @@ export function moveElements<T extends ElementBits>(data: T, shape: readonly num
     }
     case 'rows': {
       if (op.start < 0 || op.start + op.count > rows) throw shapeError(`cannot take rows ${op.start}..${op.start + op.count} of ${rows}`);
-      return { shape: [op.count, cols], data: data.slice(op.start * cols, (op.start + op.count) * cols) as T };
+      const out = allocLike(data, op.count * cols);
+      out.set(data.subarray(op.start * cols, (op.start + op.count) * cols));
+      return { shape: [op.count, cols], data: out };
     }
     case 'rowAxes': {
       const { perm } = op;
