@@ -37,7 +37,8 @@ beforeAll(async () => {
     { id: 'test-org/gated-lora', files: { 'adapter_config.json': ADAPTER_CONFIG, 'adapter_model.safetensors': WEIGHTS }, gated: true },
     { id: 'test-org/tiny-llama', files: { 'config.json': BASE_CONFIG } },
   ]);
-  build = await buildVariant('hub', { VITE_HUB_ENDPOINT: hub.url, VITE_BUILD_ID: 'e2e-hub' });
+  // The fake Hub's CDN is another origin: the build's Content-Security-Policy must let it in.
+  build = await buildVariant('hub', { VITE_HUB_ENDPOINT: hub.url, VITE_HUB_CDN_ORIGINS: hub.cdnUrl, VITE_BUILD_ID: 'e2e-hub' });
   server = await serve(build.outDir);
   browser = await launchBrowser();
 });
@@ -60,8 +61,16 @@ async function expected(outtype: OutType, name: string): Promise<Uint8Array> {
 
 async function newPage(): Promise<Page> {
   const page = await browser.context.newPage();
+  // Content-Security-Policy violations, collected for the checks below.
+  await page.addInitScript(
+    `window.__csp = []; document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));`,
+  );
   await page.addInitScript(FAKE_PICKER);
   return page;
+}
+
+async function cspViolations(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { __csp: string[] }).__csp);
 }
 
 describe('from the Hub', () => {
@@ -103,6 +112,8 @@ describe('from the Hub', () => {
     // No token was given: none was sent.
     expect(hub.requests.some((r) => r.authorization)).toBe(false);
     expect(errors).toEqual([]);
+    // The build's Content-Security-Policy (connect-src: the Hub and its CDN) let everything through.
+    expect(await cspViolations(page)).toEqual([]);
     await page.close();
   });
 

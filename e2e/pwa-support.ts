@@ -76,4 +76,10 @@ export function launchBrowser() {
 }
 
 /** Script for page.waitForFunction: the page is controlled by an activated service worker. */
-export const CONTROLLED = `!!navigator.serviceWorker && !!navigator.serviceWorker.controller && navigator.serviceWorker.controller.state === 'activated'`;
+/**
+ * True once an activated service worker controls the page. A function, not a string: the app's
+ * Content-Security-Policy forbids evaluating strings as code, and Playwright evaluates a string
+ * predicate with eval in the page.
+ */
+export const CONTROLLED = (): boolean =>
+  !!navigator.serviceWorker && !!navigator.serviceWorker.controller && navigator.serviceWorker.controller.state === 'activated';

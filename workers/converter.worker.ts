@@ -13,6 +13,7 @@ import {
   openHubAdapter,
   openHubFile,
   resolveBaseConfig,
+  simdAvailable,
   type ByteSource,
   type InspectInput,
   type InspectOptions,
@@ -202,7 +203,7 @@ const api: ConverterApi = {
           },
           true,
         );
-        return await verifyOutput(written, plan);
+        return { ...(await verifyOutput(written, plan)), kernels: simdAvailable() ? 'simd' : 'js' };
       } catch (e) {
         await opened.discard();
         throw e;

@@ -109,6 +109,8 @@ export interface ConvertResult {
   tensorCount: number;
   ggufVersion: number;
   keys: VerifiedKey[];
+  /** Which kernels encoded it: WebAssembly SIMD, or the JavaScript ones where the engine (or its CSP) has no WebAssembly. */
+  kernels?: 'simd' | 'js';
 }
 
 export interface ConverterApi {

@@ -5,6 +5,7 @@
 export { inspect, planFrom, planHeader } from './plan';
 export type { ConversionPlan, PlannedTensor, PlannedModule, Diagnostic, InspectOptions, InspectInput, PartRecipe } from './plan';
 export { convert, assertConvertible } from './convert';
+export { simdAvailable } from './tensor/simd';
 export type { ConvertOptions, ConvertResult, NonFiniteTensor, ProgressEvent } from './convert';
 // What the page may import without the converter (errors, output types, Hub references, names,
 // the catalogue lookup) lives in ./light; the whole core re-exports it.

@@ -83,6 +83,12 @@ export function ResultPanel() {
           <dt>Speed</dt>
           <dd data-testid="result-speed">{formatRate(r.inputBytes, r.seconds)}</dd>
         </div>
+        {r.kernels && (
+          <div>
+            <dt>Kernels</dt>
+            <dd data-testid="result-kernels">{r.kernels === 'simd' ? 'WebAssembly SIMD' : 'JavaScript (no WebAssembly here)'}</dd>
+          </div>
+        )}
       </dl>
       {r.warnings.length > 0 && (
         <div role="status" data-testid="result-warnings">
