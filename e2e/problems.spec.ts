@@ -74,6 +74,36 @@ describe('tied lm_head (Gemma 2)', () => {
   });
 });
 
+describe('NaN and infinite values', () => {
+  test('found as the values stream: the conversion stops naming the tensor, nothing is left; "write them as they are" converts', async () => {
+    const staged = stageCase('llama_edge_f32_bf16', 'nan-adapter');
+    const page = await fresh();
+    try {
+      await page.getByTestId('adapter-folder-input').setInputFiles(staged.dir);
+      await page.getByTestId('preflight').waitFor();
+      expect(await page.getByTestId('values-checked').textContent()).toMatch(/checked as they stream/);
+      await page.getByTestId('outtype-bf16').check();
+      await expect.poll(() => page.getByTestId('output-file-name').textContent()).toContain('-BF16-');
+      await page.getByTestId('convert').click();
+      const error = page.getByTestId('convert-error');
+      await error.waitFor();
+      expect(await error.textContent()).toMatch(/NaN or infinite/);
+      expect(await error.textContent()).toMatch(/blk\.\d+\.\w+\.weight\.lora_[ab]/);
+      // The picked file was created by the picker, then removed: nothing is left.
+      expect((await listOpfs(page, 'e2e-saved')).filter((f) => f.startsWith('nan-adapter'))).toEqual([]);
+
+      await page.getByTestId('keep-non-finite').check();
+      await page.getByTestId('convert').click();
+      await page.getByTestId('result').waitFor();
+      expect(await page.getByTestId('result-non-finite').textContent()).toMatch(/blk\.\d+/);
+      expect((await listOpfs(page, 'e2e-saved')).filter((f) => f.startsWith('nan-adapter'))).toEqual(['nan-adapter-BF16-LoRA.gguf']);
+    } finally {
+      await page.close();
+      staged.cleanup();
+    }
+  });
+});
+
 describe('broken and wrong inputs never break the page', () => {
   test('a truncated adapter_model.safetensors given as loose files', async () => {
     const src = join(REFERENCE, 'llama_bf16_f16', 'input');

@@ -183,8 +183,9 @@ const api: ConverterApi = {
         Promise.resolve(onProgress(p)).catch(() => undefined);
       };
       try {
-        await convert(plan, await adapterSource(inputs.adapter), opened.sink, {
+        const converted = await convert(plan, await adapterSource(inputs.adapter), opened.sink, {
           signal: controller.signal,
+          keepNonFinite: options.keepNonFinite,
           onProgress: (e) => {
             if (e.type === 'start') report({ phase: 'writing', bytesWritten: 0, totalBytes: e.totalBytes, tensorsDone: 0, totalTensors: e.totalTensors }, true);
             else if (e.type === 'tensor')
@@ -203,7 +204,11 @@ const api: ConverterApi = {
           },
           true,
         );
-        return { ...(await verifyOutput(written, plan)), kernels: simdAvailable() ? 'simd' : 'js' };
+        return {
+          ...(await verifyOutput(written, plan)),
+          kernels: simdAvailable() ? 'simd' : 'js',
+          nonFinite: converted.nonFinite.map((t) => ({ tensor: t.tensor, count: t.count })),
+        };
       } catch (e) {
         await opened.discard();
         throw e;

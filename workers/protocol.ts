@@ -104,6 +104,9 @@ export interface VerifiedKey {
 }
 
 /** The output as read back from disk and checked against the plan. */
+/** The plan's options, and how to convert: keep NaN/Inf values instead of failing. */
+export type ConvertRequestOptions = InspectOptions & { keepNonFinite?: boolean };
+
 export interface ConvertResult {
   size: number;
   tensorCount: number;
@@ -111,6 +114,8 @@ export interface ConvertResult {
   keys: VerifiedKey[];
   /** Which kernels encoded it: WebAssembly SIMD, or the JavaScript ones where the engine (or its CSP) has no WebAssembly. */
   kernels?: 'simd' | 'js';
+  /** Tensors whose NaN/Inf values were kept (with keepNonFinite). */
+  nonFinite?: { tensor: string; count: number }[];
 }
 
 export interface ConverterApi {
@@ -123,7 +128,7 @@ export interface ConverterApi {
    * then read its header back and check it against the plan. On any failure or cancel, nothing
    * is left behind (writable aborted; a file we created is removed).
    */
-  convert(inputs: ConversionInputs, options: InspectOptions, target: SaveTarget, onProgress: (p: WorkerProgress) => void): Promise<ConvertResult>;
+  convert(inputs: ConversionInputs, options: ConvertRequestOptions, target: SaveTarget, onProgress: (p: WorkerProgress) => void): Promise<ConvertResult>;
   /** Cancel the running conversion (it rejects with code `aborted`). */
   cancel(): void;
   /** Open a PEFT adapter on the Hub (revision pinned to a commit) and find its base config. */

@@ -133,7 +133,7 @@ describe('applyLink', () => {
     applyLink(`#v=1&repo=org/adapters&path=a/b&rev=v2&base=org/other-base&outtype=q8_0&name=shared&drop_unapplied=1`);
     await vi.waitFor(() => expect(store.getState().plan).not.toBeNull());
     expect(requests[0]).toMatchObject({ ref: { repo: 'org/adapters', subfolder: 'a/b', revision: 'v2' }, base: 'org/other-base' });
-    expect(store.getState().options).toEqual({ outtype: 'q8_0', name: 'shared', dropUnapplied: true, keepNormVectors: false });
+    expect(store.getState().options).toEqual({ outtype: 'q8_0', name: 'shared', dropUnapplied: true, keepNormVectors: false, keepNonFinite: false });
     expect(store.getState().phase).toBe('preflight');
     expect(store.getState().result).toBeNull();
   });

@@ -10,6 +10,7 @@ import type {
   CandidateFile,
   ConversionInputs,
   ConverterApi,
+  ConvertRequestOptions,
   ConvertResult,
   HubOpened,
   HubOpenRequest,
@@ -23,7 +24,7 @@ import { registerErrorTransfer } from '../../../workers/protocol';
 export interface Converter {
   recognize(files: CandidateFile[]): Promise<RecognizedFile[]>;
   inspect(inputs: ConversionInputs, options: InspectOptions): Promise<ConversionPlan>;
-  convert(inputs: ConversionInputs, options: InspectOptions, target: SaveTarget, onProgress: (p: WorkerProgress) => void): Promise<ConvertResult>;
+  convert(inputs: ConversionInputs, options: ConvertRequestOptions, target: SaveTarget, onProgress: (p: WorkerProgress) => void): Promise<ConvertResult>;
   cancel(): void;
   /** Open an adapter on the Hub (src/app/components/HubInput). Optional: converters of tests without the Hub leave it out. */
   openHub?(request: HubOpenRequest): Promise<HubOpened>;

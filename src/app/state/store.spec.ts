@@ -108,7 +108,7 @@ describe('app store', () => {
     const s = store.getState();
     expect(s.phase).toBe('preflight');
     expect(s.recognized.map((r: RecognizedFile) => r.kind)).toEqual(['adapter_config', 'adapter_weights', 'base_config']);
-    expect(s.options).toEqual({ outtype: 'f32', name: 'my-adapter', dropUnapplied: false, keepNormVectors: false });
+    expect(s.options).toEqual({ outtype: 'f32', name: 'my-adapter', dropUnapplied: false, keepNormVectors: false, keepNonFinite: false });
     expect(s.plan?.architecture).toBe('LlamaForCausalLM');
     expect(s.plan?.name).toBe('my-adapter');
     expect(fc.calls.inspect).toEqual([{ outtype: 'f32', name: 'my-adapter', dropUnapplied: false, keepNormVectors: false }]);
@@ -259,7 +259,7 @@ describe('app store', () => {
       plan: null,
       selection: null,
       files: [],
-      options: { outtype: 'f32', name: '', dropUnapplied: false, keepNormVectors: false },
+      options: { outtype: 'f32', name: '', dropUnapplied: false, keepNormVectors: false, keepNonFinite: false },
     });
   });
 });

@@ -25,6 +25,8 @@ export interface Options {
   dropUnapplied: boolean;
   /** Keep mergekit norm vectors (llama.cpp ignores them). */
   keepNormVectors: boolean;
+  /** Write NaN/Inf values as they are instead of stopping the conversion. */
+  keepNonFinite: boolean;
 }
 
 export interface ProgressView {
@@ -100,6 +102,7 @@ export interface AppState {
   setName(name: string): void;
   setDropUnapplied(drop: boolean): void;
   setKeepNormVectors(keep: boolean): void;
+  setKeepNonFinite(keep: boolean): void;
   /** Run after the user chose where to save (the picker runs in the click, outside the store). */
   convert(target: SaveTarget): Promise<void>;
   cancel(): void;
@@ -109,7 +112,7 @@ export interface AppState {
   failLoad(e: unknown): void;
 }
 
-export const DEFAULT_OPTIONS: Options = { outtype: 'f32', name: '', dropUnapplied: false, keepNormVectors: false };
+export const DEFAULT_OPTIONS: Options = { outtype: 'f32', name: '', dropUnapplied: false, keepNormVectors: false, keepNonFinite: false };
 const NAME_DEBOUNCE_MS = 250;
 
 /** The inputs for the core, once all three files are known. */
@@ -250,7 +253,14 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
           baseConfigOrigin: catalogued?.origin ?? null,
           hub: null,
           pendingOptions: null,
-          options: { ...get().options, name: defaultName(collected.rootName, selection), dropUnapplied: false, keepNormVectors: false, ...pending },
+          options: {
+            ...get().options,
+            name: defaultName(collected.rootName, selection),
+            dropUnapplied: false,
+            keepNormVectors: false,
+            keepNonFinite: false,
+            ...pending,
+          },
           plan: null,
           planError: null,
           result: null,
@@ -310,6 +320,11 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
         void runInspect();
       },
 
+      setKeepNonFinite(keepNonFinite) {
+        // Only the conversion reads it: the plan does not change.
+        set({ options: { ...get().options, keepNonFinite } });
+      },
+
       async convert(target) {
         const s = get();
         const inputs = conversionInputs(s);
@@ -349,7 +364,7 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
           set({ progress: { ...p, bytesPerSecond: bps, secondsLeft: bps ? (p.totalBytes - p.bytesWritten) / bps : null } });
         };
         try {
-          const res = await converter.convert(inputs, inspectOptions(options), target, onProgress);
+          const res = await converter.convert(inputs, { ...inspectOptions(options), keepNonFinite: options.keepNonFinite }, target, onProgress);
           let downloadUrl: string | null = null;
           if (target.kind === 'opfs') downloadUrl = save.createObjectURL(await save.getTempFile(target.name));
           set({

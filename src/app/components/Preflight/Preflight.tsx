@@ -178,6 +178,18 @@ export function Preflight() {
             </p>
           </div>
         </div>
+        <p className={styles.fileName} data-testid="values-checked">
+          Values are checked as they stream: a tensor holding NaN or infinite values stops the conversion, and nothing is kept.{' '}
+          <label>
+            <input
+              type="checkbox"
+              checked={options.keepNonFinite}
+              onChange={(e) => store.setKeepNonFinite(e.currentTarget.checked)}
+              data-testid="keep-non-finite"
+            />{' '}
+            Write them as they are
+          </label>
+        </p>
         {notice && (
           <p className={styles.notice} role="status" data-testid="notice">
             {notice}

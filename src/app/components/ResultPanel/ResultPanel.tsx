@@ -90,6 +90,18 @@ export function ResultPanel() {
           </div>
         )}
       </dl>
+      {r.nonFinite && r.nonFinite.length > 0 && (
+        <div role="status" data-testid="result-non-finite">
+          <h3>NaN or infinite values written as they are</h3>
+          <ul className={styles.warnings}>
+            {r.nonFinite.map((t) => (
+              <li key={t.tensor}>
+                {t.tensor}: {t.count} value{t.count === 1 ? '' : 's'}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
       {r.warnings.length > 0 && (
         <div role="status" data-testid="result-warnings">
           <h3>Warnings</h3>
