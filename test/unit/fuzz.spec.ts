@@ -27,7 +27,7 @@ async function typedOrOk<T>(f: () => Promise<T> | T): Promise<T | undefined> {
   try {
     return await f();
   } catch (e) {
-    if (!isConversionError(e)) throw new Error(`not a ConversionError: ${String((e as Error)?.stack ?? e)}`);
+    if (!isConversionError(e)) throw new Error(`not a ConversionError: ${String((e as Error)?.stack ?? e)}`, { cause: e });
     return undefined;
   }
 }
