@@ -5,28 +5,47 @@
  */
 import { link, open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
-import type { ByteSink, ByteSource } from '../src/core';
+import { ConversionError, type ByteSink, type ByteSource } from '../src/core';
 
-/** A ByteSource over an open file. Call close() when done. */
+/**
+ * A ByteSource over an open file. Call close() when done. Every read first checks that the file
+ * still has the size and modification time it had when opened: a file rewritten during a
+ * conversion (a training run saving over it) stops the conversion instead of mixing two files.
+ */
 export class FileSource implements ByteSource {
   private constructor(
     private readonly handle: FileHandle,
     readonly byteLength: number,
+    private readonly mtimeMs: number,
+    private readonly path: string,
   ) {}
 
   static async open(path: string): Promise<FileSource> {
     const handle = await open(path, 'r');
     try {
-      const { size } = await handle.stat();
-      return new FileSource(handle, size);
+      const { size, mtimeMs } = await handle.stat();
+      return new FileSource(handle, size, mtimeMs, path);
     } catch (e) {
       await handle.close();
       throw e;
     }
   }
 
+  private async checkUnchanged(): Promise<void> {
+    const { size, mtimeMs } = await this.handle.stat();
+    if (size !== this.byteLength || mtimeMs !== this.mtimeMs) {
+      throw new ConversionError(
+        'io',
+        `${this.path} changed while it was being converted (${size !== this.byteLength ? `its size went from ${this.byteLength} to ${size} bytes` : 'it was modified'}); the conversion stopped and nothing was kept.`,
+        { file: this.path },
+        'Convert again once nothing is writing to the adapter (e.g. when training has finished saving).',
+      );
+    }
+  }
+
   /** Fill `target` from `offset`: the converter's read-ahead reuses its buffers through this. */
   async readInto(offset: number, target: Uint8Array): Promise<void> {
+    await this.checkUnchanged();
     const length = target.byteLength;
     if (offset < 0 || offset + length > this.byteLength) {
       throw new RangeError(`read past the end: ${offset}+${length} > ${this.byteLength}`);

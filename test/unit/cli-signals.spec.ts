@@ -1,0 +1,60 @@
+/**
+ * Faults around the CLI: a source file rewritten during a conversion stops it (size or mtime
+ * changed), and SIGTERM / SIGINT in the middle of writing leave no file behind.
+ */
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { generateAdapter } from '../../bench/generate';
+import { FileSource } from '../../cli/node-io';
+
+const work = mkdtempSync(join(tmpdir(), 'l2g-signals-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'lora2gguf.mjs');
+
+describe('FileSource', () => {
+  it('stops when the file changes size or is rewritten while it is read', async () => {
+    const file = join(work, 'a.bin');
+    writeFileSync(file, new Uint8Array(4096));
+    const grown = await FileSource.open(file);
+    await grown.readInto(0, new Uint8Array(16));
+    appendFileSync(file, new Uint8Array(8));
+    await expect(grown.readInto(0, new Uint8Array(16))).rejects.toMatchObject({ code: 'io', message: expect.stringMatching(/size went from 4096 to 4104/) });
+    await grown.close();
+
+    const touched = await FileSource.open(file);
+    utimesSync(file, new Date(), new Date(Date.now() + 60_000));
+    await expect(touched.read(0, 16)).rejects.toMatchObject({ code: 'io', message: expect.stringMatching(/changed while it was being converted/) });
+    await touched.close();
+  });
+});
+
+describe('signals in the middle of a conversion', () => {
+  // Large enough that writing takes a while (BF16 → f32 doubles it): the signal lands mid-write.
+  const adapter = generateAdapter(work, 'big', 192e6, 'BF16');
+
+  for (const [signal, code] of [
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const) {
+    it(`${signal} while writing: exit ${code}, no output and no partial file`, async () => {
+      const out = mkdtempSync(join(work, 'out-'));
+      const child = spawn(process.execPath, [BIN, adapter.dir, '--base', adapter.baseDir, '--outtype', 'f32', '--outfile', join(out, 'x.gguf')], {
+        stdio: 'ignore',
+      });
+      // Wait for the temporary file: the header and tensors are being written into it.
+      const started = Date.now();
+      while (!readdirSync(out).some((f) => f.includes('.partial-'))) {
+        if (Date.now() - started > 30_000) throw new Error('the conversion never started writing');
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      child.kill(signal);
+      const exit = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      expect(exit).toBe(code);
+      expect(readdirSync(out)).toEqual([]);
+      expect(existsSync(join(out, 'x.gguf'))).toBe(false);
+    });
+  }
+});
