@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lookupBaseConfig } from '../../src/core';
 import { runCli } from '../../cli/main';
-import { FIXTURES, REFERENCE } from '../helpers/fixtures';
+import { BIN_FIXTURE_BASE, FIXTURES, REFERENCE } from '../helpers/fixtures';
 import { referenceBaseRepo, referenceCaseRepo, startFakeHub, type FakeHub } from '../helpers/fake-hub';
 import { readGguf } from '../helpers/gguf-read';
 import { buildSafetensors, type BuildTensor } from '../helpers/safetensors-build';
@@ -265,15 +265,7 @@ describe('--text-only and adapter_model.bin', () => {
       tensors: Record<string, { shape: number[]; values: number[] }>;
     };
     const config = JSON.stringify({ peft_type: 'LORA', r: 4, lora_alpha: 8, target_modules: ['q_proj', 'v_proj'] });
-    const baseConfig = JSON.stringify({
-      architectures: ['LlamaForCausalLM'],
-      hidden_size: 8,
-      intermediate_size: 8,
-      num_attention_heads: 2,
-      num_key_value_heads: 2,
-      num_hidden_layers: 1,
-      tie_word_embeddings: false,
-    });
+    const baseConfig = BIN_FIXTURE_BASE;
     const cwd = freshDir();
     writeFileSync(join(cwd, 'base.json'), baseConfig);
     const bin = join(cwd, 'bin-adapter');
