@@ -9,7 +9,7 @@ import { pwaOptions } from './pwa.config.ts';
 /**
  * The app: React, and the conversion worker bundled as an ES module worker (it imports the
  * core and @huggingface/gguf), and the offline PWA (vite-plugin-pwa; options in pwa.config.ts).
- * The Hub endpoint is a build-time env var read by the app (VITE_HUB_ENDPOINT, see docs/pwa.md).
+ * The Hub endpoint is a build-time env var read by the app (VITE_HUB_ENDPOINT, see docs/offline-and-links.md) and its Content-Security-Policy (csp.config.ts).
  */
 const cspForMeta = contentSecurityPolicy(process.env, true);
 

@@ -8,10 +8,10 @@
  * derived or remembered: a wrong num_key_value_heads or tie_word_embeddings would silently make
  * a wrong file. Where a field was not confirmed it is left out, so the architecture's own
  * default (transformers' default) applies, exactly as when the key is absent from config.json;
- * an entry whose needed fields could not be confirmed is not here at all (see README.md, "The base-config catalogue").
+ * an entry whose needed fields could not be confirmed is not here at all (see docs/hub.md, "The base-config catalogue").
  *
  * How to regenerate / extend: take the `source` URL's config.json, copy the fields listed in
- * FIELDS_READ (README.md, "The base-config catalogue"), add the entry with where you confirmed it, and run
+ * FIELDS_READ (docs/hub.md, "The base-config catalogue"), add the entry with where you confirmed it, and run
  * `npx vitest run --project unit src/core/catalogue` (it plans a synthetic adapter per entry).
  */
 
