@@ -3,9 +3,10 @@ import { ropePermute, type MatrixOp } from '../../tensor/ops';
 import type { ModuleRule, NormRule } from '../types';
 
 /**
- * Building blocks for the decoder families of group A. Each takes the HF layer prefix(es)
- * (e.g. `model.layers.{bid}`; several when a model's modules have moved between transformers
- * versions) and returns rules with the GGUF names of gguf-py `constants.py` TENSOR_NAMES.
+ * Building blocks for the decoder families with Llama-like layouts (Qwen, Gemma, Phi, OLMo,
+ * Cohere, Granite, …). Each takes the HF layer prefix(es) (e.g. `model.layers.{bid}`; several
+ * when a model's modules have moved between transformers versions) and returns rules with the
+ * GGUF names of gguf-py `constants.py` TENSOR_NAMES.
  *
  * Sources: llama.cpp gguf-py/gguf/tensor_mapping.py (HF name -> MODEL_TENSOR),
  * gguf-py/gguf/constants.py (MODEL_TENSOR -> GGUF name, MODEL_TENSORS per architecture),

@@ -363,7 +363,7 @@ function sourceRow(o: number, rows: number, heads: number): number {
   return h * d + (rem % 2) * (d / 2) + Math.floor(rem / 2);
 }
 
-describe('group-A families: every mapped module converts to the right GGUF tensor', () => {
+describe('Llama-like decoder families: every mapped module converts to the right GGUF tensor', () => {
   for (const c of CASES) {
     describe(c.arch, () => {
       it(`is registered with general.architecture "${c.ggufArch}"`, () => {
