@@ -97,6 +97,7 @@ export function familyFor(cfg: BaseConfig): ArchFamily {
   return f;
 }
 
+/** The GGUF `general.architecture` of a family for this base (some families pick it from the config). */
 export function ggufArchFor(f: ArchFamily, cfg: BaseConfig): string {
   return typeof f.ggufArch === 'string' ? f.ggufArch : f.ggufArch(cfg);
 }

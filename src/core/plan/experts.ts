@@ -9,6 +9,7 @@ import type { MatrixOp } from '../tensor/ops';
 import type { ExpertGroup, PlanContext } from './map';
 import { findings, planned, refusal, type Findings, type Pair, type PlannedModule, type PlannedTensor } from './types';
 
+/** Stage 3's output: two 3-D tensors and one module per complete expert group. */
 export interface Stacked extends Findings {
   outputs: PlannedTensor[];
   modules: PlannedModule[];

@@ -46,6 +46,7 @@ export interface ExpertGroup {
   members: Map<number, Pair>;
 }
 
+/** Stage 2's output: the planned tensors and modules of every non-expert pair, and the expert groups for stage 3. */
 export interface Mapped extends Findings {
   outputs: PlannedTensor[];
   modules: PlannedModule[];
@@ -133,6 +134,7 @@ function pairProblem(p: Pair): SerializedConversionError | undefined {
   return checkPairShapes(p);
 }
 
+/** Both factors matrices of one (non-zero) rank; else a shape_mismatch refusal. Needs both factors present. */
 export function checkPairShapes(p: Pair): SerializedConversionError | undefined {
   const a = p.a!;
   const b = p.b!;

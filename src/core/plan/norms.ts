@@ -8,6 +8,7 @@
 import type { NormVector } from './pair';
 import { findings, planned, refusal, summarise, type Findings, type InspectOptions, type PlannedTensor } from './types';
 
+/** Stage 4's output: the norm tensors to write (only with keepNormVectors). */
 export interface PlannedNorms extends Findings {
   outputs: PlannedTensor[];
 }

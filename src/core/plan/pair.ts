@@ -21,6 +21,7 @@ export interface NormVector {
   module: string;
 }
 
+/** Stage 1's output. */
 export interface Paired extends Findings {
   /** The LoRA pairs, in order of first appearance. */
   pairs: Pair[];

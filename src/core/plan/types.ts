@@ -152,10 +152,12 @@ export interface Findings {
   skipped: Skipped[];
 }
 
+/** Empty findings, for a stage to fill. */
 export function findings(): Findings {
   return { warnings: [], refusals: [], skipped: [] };
 }
 
+/** A refusal as the plan lists it: the serialized ConversionError, naming the tensors it is about. */
 export function refusal(code: ErrorCode, message: string, tensors: string[], hint?: string, extra: Record<string, unknown> = {}): SerializedConversionError {
   return new ConversionError(code, message, { tensors, ...extra }, hint).toJSON();
 }
@@ -164,10 +166,12 @@ export function refusal(code: ErrorCode, message: string, tensors: string[], hin
 export const NON_TEXT =
   /(^|\.)(vision_tower|vision_model|visual|vision_encoder|multi_modal_projector|mm_projector|audio_tower|audio_model|audio_encoder|image_encoder|vision)(\.|$)/;
 
+/** Up to four names, then how many more: keeps a message readable when hundreds of tensors share one problem. */
 export function summarise(names: string[]): string {
   return names.length > 4 ? `${names.slice(0, 4).join(', ')} and ${names.length - 4} more` : names.join(', ');
 }
 
+/** A planned output tensor; type, size and offset are placeholders until stage 5 lays it out. */
 export function planned(name: string, role: PlannedTensor['role'], module: string, sourceDtype: string, parts: PartRecipe[], ne: number[]): PlannedTensor {
   return { name, ne, type: 'F32', byteSize: 0, offset: 0, role, module, sourceDtype, parts };
 }

@@ -448,9 +448,11 @@ function isCount(v: unknown): v is number {
 function isGlobal(v: unknown): v is GlobalRef {
   return typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'global';
 }
+/** Whether an unpickled value is a storage reference (from a persistent id). */
 export function isStorage(v: unknown): v is PickledStorage {
   return typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'storage';
 }
+/** Whether an unpickled value is a tensor rebuilt by `_rebuild_tensor*`. */
 export function isTensor(v: unknown): v is PickledTensor {
   return typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'tensor';
 }
