@@ -1,18 +1,28 @@
 /**
- * Load: ten conversions in a row in one tab, and two at once from two tabs. Every one completes
- * with the same bytes, and the page's JavaScript heap after a forced garbage collection is back near
- * where it was after the first (nothing is kept from one conversion to the next).
+ * Load: ten conversions in a row in one tab, with a large one cancelled half-way among them, and
+ * two at once from two tabs. Every one completes with the same bytes, and the page's and the
+ * worker's memory after a forced garbage collection are back near where they were after the first
+ * (nothing is kept from one conversion to the next, nor by the cancelled one).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Page } from 'playwright-core';
-import { bytesEqual, FAKE_PICKER, readSaved, startHarness, type Harness } from './harness';
+import type { CDPSession, Page } from 'playwright-core';
+import { bytesEqual, FAKE_PICKER, readSaved, startHarness, writeBigAdapter, type Harness } from './harness';
 
 let h: Harness;
+let scratch: string;
+let bigDir: string;
 beforeAll(async () => {
+  scratch = mkdtempSync(join(tmpdir(), 'l2g-e2e-load-'));
+  bigDir = join(scratch, 'big-llama-lora');
+  writeBigAdapter(bigDir);
   h = await startHarness();
 });
 afterAll(async () => {
   await h?.close();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 /** Convert the sample to f16 under `name` (general.name and the file's stem); the saved bytes. */
@@ -40,8 +50,65 @@ async function heapAfterGc(page: Page): Promise<number> {
   return usedSize;
 }
 
+/**
+ * The conversion worker's memory, read over CDP: the page's session auto-attaches to its workers
+ * (non-flat sessions, messages relayed by Target.sendMessageToTarget).
+ */
+class WorkerMemory {
+  private session: string | null = null;
+  private next = 1;
+  private readonly waiting = new Map<number, (result: unknown) => void>();
+  private constructor(private readonly cdp: CDPSession) {}
+
+  static async attach(page: Page): Promise<WorkerMemory> {
+    const cdp = await page.context().newCDPSession(page);
+    const m = new WorkerMemory(cdp);
+    cdp.on('Target.attachedToTarget', (e) => {
+      if (e.targetInfo.type === 'worker' && e.targetInfo.url.includes('converter')) m.session = e.sessionId;
+    });
+    cdp.on('Target.receivedMessageFromTarget', (e) => {
+      const reply = JSON.parse(e.message) as { id?: number; result?: unknown };
+      if (reply.id !== undefined) m.waiting.get(reply.id)?.(reply.result);
+    });
+    await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
+    await expect.poll(() => m.session !== null).toBe(true);
+    return m;
+  }
+
+  private send(method: string): Promise<unknown> {
+    const id = this.next++;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      void this.cdp.send('Target.sendMessageToTarget', { sessionId: this.session!, message: JSON.stringify({ id, method }) });
+    });
+  }
+
+  /** The worker's JS heap plus the array buffers it holds, after a full garbage collection, in bytes. */
+  async afterGc(): Promise<number> {
+    await this.send('HeapProfiler.collectGarbage');
+    const usage = (await this.send('Runtime.getHeapUsage')) as { usedSize: number; backingStorageSize?: number };
+    return usage.usedSize + (usage.backingStorageSize ?? 0);
+  }
+}
+
+/** Start converting the large adapter and cancel once a few tensors are written. */
+async function cancelLargeHalfWay(page: Page) {
+  await page.getByTestId('adapter-folder-input').setInputFiles(bigDir);
+  await page.getByTestId('preflight').waitFor();
+  await page.getByTestId('convert').click();
+  await page.waitForFunction(() => Number((document.querySelector('[data-testid="progress-tensors"]')?.textContent ?? '0').split('/')[0]) >= 3, null, {
+    timeout: 60_000,
+    polling: 'raf',
+  });
+  await page.getByTestId('cancel').click();
+  await page.getByTestId('notice').waitFor({ timeout: 30_000 });
+  expect(await page.getByTestId('notice').textContent()).toMatch(/cancelled\. Nothing was written/i);
+  await page.getByRole('button', { name: 'Start over' }).click();
+  await page.getByRole('button', { name: 'Try a sample' }).waitFor();
+}
+
 describe('load', () => {
-  test('ten conversions in a row in one tab: identical bytes, the heap back near its level after the first', async () => {
+  test('ten conversions in a row in one tab, a large one cancelled among them: identical bytes, page and worker memory back near their level after the first', async () => {
     const page = await h.context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
@@ -49,13 +116,22 @@ describe('load', () => {
       await page.addInitScript(FAKE_PICKER);
       await page.goto(h.url);
       const first = await convertSample(page);
+      const worker = await WorkerMemory.attach(page);
       const baseline = await heapAfterGc(page);
-      for (let i = 1; i < 10; i++) expect(bytesEqual(await convertSample(page), first), `conversion ${i + 1}`).toBe(true);
+      const workerBaseline = await worker.afterGc();
+      for (let i = 1; i < 10; i++) {
+        if (i === 5) await cancelLargeHalfWay(page);
+        expect(bytesEqual(await convertSample(page), first), `conversion ${i + 1}`).toBe(true);
+      }
       const after = await heapAfterGc(page);
-      console.log(`page heap after GC: ${(baseline / 1e6).toFixed(1)} MB after the first conversion, ${(after / 1e6).toFixed(1)} MB after the tenth`);
+      const workerAfter = await worker.afterGc();
+      const mb = (n: number) => (n / 1e6).toFixed(1);
+      console.log(`after GC, first conversion → tenth: page heap ${mb(baseline)} → ${mb(after)} MB; worker heap + buffers ${mb(workerBaseline)} → ${mb(workerAfter)} MB`);
       // A few MB of slack for lazily created caches; a leak of a result, plan or file per
-      // conversion would show as growth proportional to the nine conversions.
+      // conversion would show as growth proportional to the nine conversions, and a buffer kept by
+      // the cancelled one as several MiB (its read-ahead windows and chunks).
       expect(after - baseline).toBeLessThan(8 * 1024 * 1024);
+      expect(workerAfter - workerBaseline).toBeLessThan(4 * 1024 * 1024);
       expect(errors).toEqual([]);
     } finally {
       await page.close();

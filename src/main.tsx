@@ -2,7 +2,7 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './app/components/App/App';
 import './app/global.css';
-import { cleanupTempFiles, getTempFile, holdTempLock, removeTempFile } from './app/services/save';
+import { cleanupTempFiles, getTempFile, holdTempLock, removePickedIfEmpty, removeTempFile } from './app/services/save';
 import { createWorkerConverter } from './app/services/worker-bridge';
 import { createAppStore, setAppStore } from './app/state/store';
 import { registerPwa } from './app/pwa/register';
@@ -12,6 +12,7 @@ import { startLinks } from './app/links/apply-link';
 const converter = createWorkerConverter();
 const store = createAppStore(converter, {
   holdTempLock,
+  removePickedIfEmpty,
   getTempFile,
   removeTempFile,
   createObjectURL: (file) => URL.createObjectURL(file),

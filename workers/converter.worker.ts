@@ -222,6 +222,10 @@ const api: ConverterApi = {
     current?.abort();
   },
 
+  ping() {
+    return true;
+  },
+
   async openHub(request): Promise<HubOpened> {
     const options = { endpoint: request.endpoint, token: request.token ?? undefined };
     const opened = await openHubAdapter(request.ref, options);

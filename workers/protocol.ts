@@ -133,6 +133,8 @@ export interface ConverterApi {
   cancel(): void;
   /** Open a PEFT adapter on the Hub (revision pinned to a commit) and find its base config. */
   openHub(request: HubOpenRequest): Promise<HubOpened>;
+  /** Answers at once: the page's watchdog asks while a conversion runs, to learn that the worker still lives. */
+  ping(): true;
 }
 
 /** How a thrown value crosses the thread boundary. */

@@ -18,6 +18,7 @@ const converter: Converter = {
 };
 const app = createAppStore(converter, {
   holdTempLock: () => () => undefined,
+    removePickedIfEmpty: async () => undefined,
   getTempFile: async () => new File([], 'x'),
   removeTempFile: async () => undefined,
   createObjectURL: () => 'blob:x',

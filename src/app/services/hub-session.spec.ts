@@ -56,6 +56,7 @@ function setup(gated = false, baseFound = true) {
   const fake = fakeConverter(gated, baseFound);
   const store = createAppStore(fake.converter, {
     holdTempLock: () => () => undefined,
+    removePickedIfEmpty: async () => undefined,
     getTempFile: async () => new File([], 'x'),
     removeTempFile: async () => undefined,
     createObjectURL: () => 'blob:x',

@@ -49,6 +49,42 @@ export async function pickSaveTarget(suggestedName: string, w: Window = window):
   return { kind: 'opfs', directory: TEMP_DIR, name: `${crypto.randomUUID()}.gguf` };
 }
 
+/**
+ * Remove a picked file that is still empty: the picker created it, and the worker that was to
+ * fill it ended before it could clean up (crashed, or terminated after cancel). A file with
+ * content is left alone — it existed before, and the aborted writes never reached it.
+ * `remove()` exists in Chromium only.
+ */
+export async function removePickedIfEmpty(handle: FileSystemFileHandle): Promise<void> {
+  try {
+    if ((await handle.getFile()).size !== 0) return;
+    const remove = (handle as unknown as { remove?: () => Promise<void> }).remove;
+    if (typeof remove === 'function') await whileLocked(() => remove.call(handle));
+  } catch {
+    // Gone already, or not ours to remove.
+  }
+}
+
+/** Retry delays for a removal refused because a file is still open: a terminated worker releases its handles a moment later. */
+const LOCKED_RETRY_MS = [50, 100, 200, 400, 800, 1600];
+
+/**
+ * Run `remove`, retrying while the file is still locked by a writer being torn down
+ * (NoModificationAllowedError / InvalidStateError). Throws the last error when it never succeeds.
+ */
+export async function whileLocked(remove: () => Promise<void>, delays: readonly number[] = LOCKED_RETRY_MS): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await remove();
+      return;
+    } catch (e) {
+      const name = (e as { name?: string }).name;
+      if ((name !== 'NoModificationAllowedError' && name !== 'InvalidStateError') || attempt >= delays.length) throw e;
+      await new Promise((r) => setTimeout(r, delays[attempt]));
+    }
+  }
+}
+
 /** Hold a lock on a temporary file's name until `release()`; no-op where Web Locks are missing. */
 export function holdTempLock(name: string): () => void {
   const locks = navigator.locks;
@@ -76,9 +112,10 @@ export async function getTempFile(name: string): Promise<File> {
   return (await dir.getFileHandle(name)).getFile();
 }
 
+/** Remove a temporary output; waits out a worker that still holds it open. Never throws. */
 export async function removeTempFile(name: string): Promise<void> {
-  const dir = await tempDir(false);
-  await dir?.removeEntry(name).catch(() => undefined);
+  const dir = await tempDir(false).catch(() => null);
+  if (dir) await whileLocked(() => dir.removeEntry(name)).catch(() => undefined);
 }
 
 /** Remove temporary outputs no open tab holds (left by a closed tab). Returns how many. */

@@ -36,11 +36,11 @@ function setup(api: Partial<ConverterApi>) {
   const converter = createWorkerConverter(() => {
     const { port1, port2 } = new MessageChannel();
     open.push(port1, port2);
-    expose(api, port1 as unknown as Parameters<typeof expose>[1]);
+    expose({ ping: () => true, ...api }, port1 as unknown as Parameters<typeof expose>[1]);
     const w = new FakeWorker(port2);
     workers.push(w);
     return w as unknown as Worker;
-  }, 200);
+  }, { cancelGraceMs: 200, pingMs: 20, deadMs: 150 });
   return { converter, workers };
 }
 
@@ -93,5 +93,36 @@ describe('worker bridge', () => {
     expect(workers[0]!.terminated).toBe(false);
     await expect(run).rejects.toMatchObject({ code: 'aborted' });
     expect(workers[0]!.terminated).toBe(true);
+  });
+
+  test('the watchdog: a conversion outliving many pings succeeds while the worker answers them', async () => {
+    let pings = 0;
+    const { converter } = setup({
+      convert: () => new Promise((r) => setTimeout(() => r({ ok: true } as never), 400)),
+      ping: () => (pings++, true),
+    });
+    await expect(converter.convert({} as never, {}, { kind: 'opfs', directory: 'd', name: 'n' }, () => undefined)).resolves.toEqual({ ok: true });
+    expect(pings).toBeGreaterThanOrEqual(5);
+  });
+
+  test('the watchdog: a worker that stops answering (closed or killed, no error event) fails the conversion in words, and is ended', async () => {
+    let alive = true;
+    const { converter, workers } = setup({
+      convert: never,
+      recognize: never,
+      ping: () => (alive ? true : (never() as never)),
+    });
+    const run = converter.convert({} as never, {}, { kind: 'opfs', directory: 'd', name: 'n' }, () => undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(workers[0]!.terminated).toBe(false);
+    alive = false;
+    await expect(run).rejects.toMatchObject({ code: 'io', message: expect.stringMatching(/stopped answering/) });
+    expect(workers[0]!.terminated).toBe(true);
+    // The next conversion gets a new worker.
+    const next = converter.recognize([]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(workers).toHaveLength(2);
+    workers[1]!.crash('x');
+    await expect(next).rejects.toMatchObject({ code: 'io' });
   });
 });

@@ -2,6 +2,8 @@
  * The page's side of the conversion worker (Squoosh-style): the worker starts lazily on first
  * use, is reached through Comlink with the worker's API type imported as a type only, and
  * cancel asks the worker to stop at the next tensor — and terminates it if it does not answer.
+ * While a conversion runs, a watchdog pings the worker: one that died without an error event
+ * (closed, killed for memory) fails the conversion in words instead of leaving it hanging.
  */
 import { proxy, wrap, type Remote } from 'comlink';
 import { ConversionError } from '../../core/light';
@@ -32,12 +34,26 @@ export interface Converter {
 
 /** How long a cancelled conversion may take to stop on its own before the worker is terminated. */
 const CANCEL_GRACE_MS = 5000;
+/**
+ * The watchdog pings a converting worker this often, and declares it dead when a ping goes
+ * unanswered this long. A live worker answers within milliseconds: its longest synchronous step
+ * encodes one window of a few MiB, and reads and writes are awaited, never blocking.
+ */
+const WATCHDOG_PING_MS = 2000;
+const WATCHDOG_DEAD_MS = 10_000;
+
+export interface BridgeTiming {
+  cancelGraceMs?: number;
+  pingMs?: number;
+  deadMs?: number;
+}
 
 function startWorker(): Worker {
   return new Worker(new URL('../../../workers/converter.worker.ts', import.meta.url), { type: 'module', name: 'lora2gguf-converter' });
 }
 
-export function createWorkerConverter(makeWorker: () => Worker = startWorker, cancelGraceMs = CANCEL_GRACE_MS): Converter {
+export function createWorkerConverter(makeWorker: () => Worker = startWorker, timing: BridgeTiming = {}): Converter {
+  const { cancelGraceMs = CANCEL_GRACE_MS, pingMs = WATCHDOG_PING_MS, deadMs = WATCHDOG_DEAD_MS } = timing;
   registerErrorTransfer();
   let worker: Worker | null = null;
   let api: Remote<ConverterApi> | null = null;
@@ -51,21 +67,59 @@ export function createWorkerConverter(makeWorker: () => Worker = startWorker, ca
     api = null;
   };
 
+  /** End the worker and fail every waiting call with `failure`. */
+  const fail = (failure: ConversionError) => {
+    terminate();
+    for (const reject of [...pending]) reject(failure);
+    pending.clear();
+  };
+
+  /** Ping the worker while `me` runs; declare it dead when a ping stays unanswered for deadMs. */
+  const watch = (me: object) => {
+    let sentAt: number | null = null;
+    const timer = setInterval(() => {
+      if (running !== me || !api) {
+        clearInterval(timer);
+        return;
+      }
+      if (sentAt === null) {
+        const at = Date.now();
+        sentAt = at;
+        void Promise.resolve(api.ping()).then(
+          () => {
+            if (sentAt === at) sentAt = null;
+          },
+          () => undefined,
+        );
+      } else if (Date.now() - sentAt >= deadMs) {
+        clearInterval(timer);
+        running = null;
+        fail(
+          new ConversionError(
+            'io',
+            `The conversion worker stopped answering (no reply for ${Math.round(deadMs / 1000)} s); it was ended, and nothing was kept.`,
+            {},
+            'Try again; if it happens again, the browser may be short of memory — close other tabs or use the command-line tool.',
+          ),
+        );
+      }
+    }, pingMs);
+  };
+
   const remote = (): Remote<ConverterApi> => {
     if (!api) {
       const w = makeWorker();
       // A worker that dies (out of memory, a crash, a chunk that fails to load) answers no call.
       w.addEventListener('error', (e) => {
         if (worker !== w) return;
-        terminate();
-        const failure = new ConversionError(
-          'io',
-          `The conversion worker stopped: ${e.message || 'unknown error'}.`,
-          {},
-          'Reload the page and try again; very large adapters may need more memory than the browser allows.',
+        fail(
+          new ConversionError(
+            'io',
+            `The conversion worker stopped: ${e.message || 'unknown error'}.`,
+            {},
+            'Reload the page and try again; very large adapters may need more memory than the browser allows.',
+          ),
         );
-        for (const reject of [...pending]) reject(failure);
-        pending.clear();
       });
       worker = w;
       api = wrap<ConverterApi>(w);
@@ -96,6 +150,7 @@ export function createWorkerConverter(makeWorker: () => Worker = startWorker, ca
       const c = call((a) => a.convert(inputs, options, target, proxy(onProgress)) as Promise<ConvertResult>);
       const me = { reject: c.reject };
       running = me;
+      watch(me);
       void c.promise
         .then(
           () => undefined,
@@ -113,11 +168,8 @@ export function createWorkerConverter(makeWorker: () => Worker = startWorker, ca
       setTimeout(() => {
         if (running !== me) return;
         // The worker did not stop in time (a stuck read?): end it; its file handles are released with it.
-        terminate();
         running = null;
-        const aborted = new ConversionError('aborted', 'Conversion cancelled.');
-        for (const reject of [...pending]) reject(aborted);
-        pending.clear();
+        fail(new ConversionError('aborted', 'Conversion cancelled.'));
       }, cancelGraceMs);
     },
   };

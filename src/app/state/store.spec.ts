@@ -72,9 +72,10 @@ function fakeConverter() {
   return { converter, calls, pending: () => pending! };
 }
 
-function fakeSave(): SaveDeps & { removed: string[]; released: string[]; revoked: string[]; t: number } {
+function fakeSave(): SaveDeps & { removed: string[]; picked: string[]; released: string[]; revoked: string[]; t: number } {
   const s = {
     removed: [] as string[],
+    picked: [] as string[],
     released: [] as string[],
     revoked: [] as string[],
     t: 0,
@@ -82,6 +83,9 @@ function fakeSave(): SaveDeps & { removed: string[]; released: string[]; revoked
     getTempFile: async (name: string) => new File(['gguf'], name),
     removeTempFile: async (name: string) => {
       s.removed.push(name);
+    },
+    removePickedIfEmpty: async (h: FileSystemFileHandle) => {
+      s.picked.push(h.name);
     },
     createObjectURL: (f: File) => `blob:${f.name}`,
     revokeObjectURL: (u: string) => {
@@ -228,12 +232,14 @@ describe('app store', () => {
   });
 
   test('a failed conversion is put into words and the page stays usable', async () => {
-    const { store, fc } = await ready();
+    const { store, fc, save } = await ready();
     const run = store.getState().convert({ kind: 'handle', handle: { name: 'x.gguf' } as FileSystemFileHandle });
     fc.pending().reject(Object.assign(new Error('no space'), { name: 'QuotaExceededError' }));
     await run;
     expect(store.getState().phase).toBe('preflight');
     expect(store.getState().convertError?.title).toBe('Not enough storage space');
+    // The picked file is offered for removal when empty (a worker that died could not remove it).
+    expect(save.picked).toEqual(['x.gguf']);
   });
 
   test('a plan with refusals cannot be converted; inspect errors land in planError', async () => {

@@ -61,6 +61,8 @@ export interface SaveDeps {
   holdTempLock(name: string): () => void;
   getTempFile(name: string): Promise<File>;
   removeTempFile(name: string): Promise<void>;
+  /** Remove a picked file that is still empty (the worker ended before writing it); never throws. */
+  removePickedIfEmpty(handle: FileSystemFileHandle): Promise<void>;
   createObjectURL(file: File): string;
   revokeObjectURL(url: string): void;
   now(): number;
@@ -386,6 +388,8 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
           });
         } catch (e) {
           if (target.kind === 'opfs') await save.removeTempFile(target.name);
+          // A worker that died or was ended could not take away the empty file the picker created.
+          else await save.removePickedIfEmpty(target.handle);
           releaseLock?.();
           releaseLock = null;
           if (isAbortError(e)) set({ phase: 'preflight', progress: null, notice: 'Conversion cancelled. Nothing was written.' });

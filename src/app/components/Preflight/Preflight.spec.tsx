@@ -31,6 +31,7 @@ const converter: Converter = {
 async function storeWith(caseName: string) {
   const store = createAppStore(converter, {
     holdTempLock: () => () => undefined,
+    removePickedIfEmpty: async () => undefined,
     getTempFile: async () => new File([], 'x'),
     removeTempFile: async () => undefined,
     createObjectURL: () => 'blob:x',
