@@ -25,6 +25,7 @@ import {
   parseAdapterConfig,
   parseHubRef,
   resolveBaseConfig,
+  simdAvailable,
   type ByteSource,
   type ConversionPlan,
   type ConvertResult,
@@ -228,6 +229,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       seconds,
       inputBytes: source.byteLength,
       inputMiBPerSecond: source.byteLength / 2 ** 20 / seconds,
+      /** WebAssembly SIMD, or the JavaScript kernels where WebAssembly memory cannot be had (a tight `ulimit -v`). */
+      kernels: simdAvailable() ? 'simd' : 'js',
     };
     if (options.json) io.stdout(`${jsonText(summary)}\n`);
     else reportWritten(io, plan, outfile, converted, seconds, source.byteLength, hubAdapter);

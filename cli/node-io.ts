@@ -97,6 +97,32 @@ export function partialPath(path: string): string {
   return `${path}.partial-${process.pid}`;
 }
 
+/** What a failed write of the output means, in words: which file, how far it got, what to do. */
+const WRITE_FAILURES: Record<string, { what: string; hint: string }> = {
+  ENOSPC: { what: 'the disk is full', hint: 'Free some space on that disk, or write the output elsewhere with -o.' },
+  EDQUOT: { what: 'your disk quota is used up', hint: 'Free some space within your quota, or write the output elsewhere with -o.' },
+  EFBIG: {
+    what: 'the file would be larger than this system allows (a file size limit: `ulimit -f`, or the file system, e.g. FAT32 stops at 4 GiB)',
+    hint: 'Raise the limit, or write the output to another file system with -o.',
+  },
+  EIO: { what: 'the disk reported an input/output error', hint: 'Check the disk (or the network share), then try again.' },
+  EACCES: { what: 'permission was denied', hint: 'Write the output somewhere you may write, with -o.' },
+  EPERM: { what: 'the operation was not permitted', hint: 'Write the output somewhere you may write, with -o.' },
+  EROFS: { what: 'the file system is read-only', hint: 'Write the output to a writable disk with -o.' },
+};
+
+export function writeError(e: unknown, path: string, at: number): ConversionError {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const known = code ? WRITE_FAILURES[code] : undefined;
+  const what = known?.what ?? `the write failed (${(e as Error)?.message ?? String(e)})`;
+  return new ConversionError(
+    'io',
+    `Could not write ${path}: ${what}, after ${at} bytes. Nothing was kept: the partial file was removed.`,
+    { file: path, ...(code ? { code } : {}) },
+    known?.hint ?? 'Check the output location and try again.',
+  );
+}
+
 /**
  * A ByteSink writing to a temporary file beside `path`. `commit()` renames it to `path`;
  * `abort()` deletes it. With `overwrite` false, an existing `path` makes commit fail (the
@@ -124,9 +150,13 @@ export class AtomicFileSink implements ByteSink {
 
   async write(chunk: Uint8Array): Promise<void> {
     let done = 0;
-    while (done < chunk.byteLength) {
-      const { bytesWritten } = await this.handle.write(chunk, done, chunk.byteLength - done, this.position + done);
-      done += bytesWritten;
+    try {
+      while (done < chunk.byteLength) {
+        const { bytesWritten } = await this.handle.write(chunk, done, chunk.byteLength - done, this.position + done);
+        done += bytesWritten;
+      }
+    } catch (e) {
+      throw writeError(e, this.path, this.position + done);
     }
     this.position += chunk.byteLength;
   }

@@ -1,14 +1,15 @@
 /**
  * Faults around the CLI: a source file rewritten during a conversion stops it (size or mtime
- * changed), and SIGTERM / SIGINT in the middle of writing leave no file behind.
+ * changed), SIGTERM / SIGINT in the middle of writing and an output that cannot grow (a file size
+ * limit, standing in for a full disk) leave no file behind.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateAdapter } from '../../bench/generate';
-import { FileSource } from '../../cli/node-io';
+import { FileSource, writeError } from '../../cli/node-io';
 
 const work = mkdtempSync(join(tmpdir(), 'l2g-signals-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -57,4 +58,34 @@ describe('signals in the middle of a conversion', () => {
       expect(existsSync(join(out, 'x.gguf'))).toBe(false);
     });
   }
+});
+
+describe('the output cannot be written', () => {
+  const adapter = generateAdapter(work, 'mid', 32e6, 'BF16');
+
+  it('a write refused mid-way (ulimit -f: EFBIG, as a full disk gives ENOSPC): exit 1, the reason and the file in words, nothing left', () => {
+    const out = mkdtempSync(join(work, 'full-'));
+    const target = join(out, 'x.gguf');
+    // 4 MB of the ~64 MB f32 output fit; bash's ulimit -f counts 1024-byte blocks.
+    const r = spawnSync('bash', ['-c', `ulimit -f 4000; exec "${process.execPath}" "${BIN}" "${adapter.dir}" --base "${adapter.baseDir}" --outtype f32 -o "${target}"`], {
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`Could not write ${target}: the file would be larger than this system allows`);
+    expect(r.stderr).toMatch(/after 40\d{5} bytes\. Nothing was kept/);
+    expect(r.stderr).toContain('hint: Raise the limit, or write the output to another file system with -o.');
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  it('each errno a write can fail with is put into words; an unknown one keeps its message', () => {
+    const err = (code: string) => Object.assign(new Error(`${code}: x`), { code });
+    expect(writeError(err('ENOSPC'), '/o.gguf', 5)).toMatchObject({
+      code: 'io',
+      message: 'Could not write /o.gguf: the disk is full, after 5 bytes. Nothing was kept: the partial file was removed.',
+      hint: 'Free some space on that disk, or write the output elsewhere with -o.',
+      details: { file: '/o.gguf', code: 'ENOSPC' },
+    });
+    expect(writeError(err('EROFS'), '/o.gguf', 0).message).toMatch(/read-only/);
+    expect(writeError(err('EWEIRD'), '/o.gguf', 0).message).toMatch(/the write failed \(EWEIRD: x\)/);
+  });
 });
