@@ -4,6 +4,7 @@
  * save paths; the worker crashing (an uncaught exception: the Worker's error event); and the worker
  * dying without a word (self.close(): only the page's watchdog can tell). Each ends in a specific
  * error, no file is left in either folder, and the next conversion in the same page succeeds.
+ * And a tab closed mid-way: the next start removes what it left.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -154,4 +155,19 @@ describe('faults mid-way', () => {
       }
     });
   }
+
+  test('the tab closed mid-way (private storage): the next start removes the temporary file the closed tab left', async () => {
+    const { page } = await openPage('storage');
+    await startConversion(page);
+    // The temporary output exists and is being written.
+    expect((await listOpfs(page, FOLDER.storage)).length).toBe(1);
+    await page.close();
+    const next = await h.context.newPage();
+    try {
+      await next.goto(h.url);
+      await expect.poll(() => listOpfs(next, FOLDER.storage), { timeout: 15_000 }).toEqual([]);
+    } finally {
+      await next.close();
+    }
+  });
 });
