@@ -100,7 +100,7 @@ export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: B
         throwIfAborted(signal);
       }
       if (stats.nonFinite > 0) {
-        const found = { tensor: t.name, sources: [...new Set(t.parts.map((p) => p.source))], count: stats.nonFinite };
+        const found = { tensor: t.name, sources: [...new Set(t.parts.map((p) => plan.sourceNames?.[p.source] ?? p.source))], count: stats.nonFinite };
         if (!options.keepNonFinite) throw nonFiniteError(found);
         nonFinite.push(found);
       }

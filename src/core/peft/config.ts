@@ -1,4 +1,5 @@
 import { ConversionError } from '../errors';
+import { isMlxAdapterConfig, mlxAdapterConfig, type MlxAdapterInfo } from '../mlx/adapter';
 import { validatePatternKeys } from './scaling';
 
 /** PEFT's default lora_alpha (LoraConfig.lora_alpha = 8). */
@@ -36,6 +37,8 @@ export interface AdapterConfig {
   targetParameters: string[] | null;
   /** The whole parsed JSON, for anything else a module wants to look at. */
   raw: Record<string, unknown>;
+  /** Set for an adapter trained with mlx-lm: its training arguments (src/core/mlx). */
+  mlx?: MlxAdapterInfo;
 }
 
 const FILE = 'adapter_config.json';
@@ -145,6 +148,7 @@ function patternKeyOrder(text: string): Record<string, string[]> {
 /** Parse adapter_config.json. Throws `invalid_config` / `wrong_input` with the field named. */
 export function parseAdapterConfig(text: string): AdapterConfig {
   const raw = parseJsonObject(text, FILE);
+  if (isMlxAdapterConfig(raw)) return mlxAdapterConfig(raw);
   if (raw['peft_type'] === undefined && raw['architectures'] !== undefined) {
     throw new ConversionError(
       'wrong_input',

@@ -84,9 +84,13 @@ export function peftScaling(config: AdapterConfig, moduleName: string, tensorRan
   // PEFT builds the module with rank r_m and then loads the tensors: a saved adapter's tensors
   // always have r_m rows, so the tensor's rank is the truth.
   const rank = tensorRank;
-  const peftScale = config.useRslora ? alpha / Math.sqrt(rank) : alpha / rank;
+  // An MLX adapter's scale is the whole multiplier, whatever the rank; its file alpha is
+  // scale · r, so llama.cpp computes it exactly where the tensors have rank r (and alpha is not 0).
+  const mlxScale = config.mlx?.scale;
+  const peftScale = mlxScale ?? (config.useRslora ? alpha / Math.sqrt(rank) : alpha / rank);
   const runtimeScale = runtimeScaleOf(config.loraAlpha, rank);
-  const fold = peftScale === runtimeScale ? 1 : peftScale / runtimeScale;
+  const exact = peftScale === runtimeScale || (mlxScale !== undefined && config.loraAlpha !== 0 && rank === config.r);
+  const fold = exact ? 1 : peftScale / runtimeScale;
   const result: ModuleScaling & { rankMismatch?: Diagnostic } = {
     rank,
     alpha,

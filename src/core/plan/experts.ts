@@ -7,7 +7,7 @@ import type { SerializedConversionError } from '../errors';
 import { peftScaling } from '../peft/scaling';
 import type { MatrixOp } from '../tensor/ops';
 import type { ExpertGroup, PlanContext } from './map';
-import { findings, planned, refusal, type Findings, type Pair, type PlannedModule, type PlannedTensor } from './types';
+import { findings, partOf, planned, refusal, type Findings, type Pair, type PlannedModule, type PlannedTensor } from './types';
 
 /** Stage 3's output: two 3-D tensors and one module per complete expert group. */
 export interface Stacked extends Findings {
@@ -39,7 +39,7 @@ export function stackExperts(groups: ReadonlyMap<string, ExpertGroup>, ctx: Plan
         'lora_a',
         pattern,
         dtype,
-        members.map((p) => ({ source: p.a!.name, ops: [] })),
+        members.map((p) => partOf(p.a!, [])),
         [first.a!.shape[1]!, r, g.count],
       ),
       planned(
@@ -47,7 +47,7 @@ export function stackExperts(groups: ReadonlyMap<string, ExpertGroup>, ctx: Plan
         'lora_b',
         pattern,
         dtype,
-        members.map((p, i) => ({ source: p.b!.name, ops: scale(scalings[i]!.fold) })),
+        members.map((p, i) => partOf(p.b!, scale(scalings[i]!.fold))),
         [r, first.b!.shape[0]!, g.count],
       ),
     );

@@ -17,6 +17,7 @@ import { ConversionError } from '../errors';
 import type { ByteSource } from '../io';
 import { optionalInt, parseAdapterConfig, parseBaseConfig, type AdapterConfig, type BaseConfig } from '../peft/config';
 import { baseFamilyMismatch, modifiedBaseWarning } from '../peft/family';
+import { assertMlxConvertible, mlxLayerRange, originalNamesIn, presentMlxTensors } from '../mlx/adapter';
 import { compareNatural } from '../peft/names';
 import { scalingWarnings } from '../peft/scaling';
 import { detectAdapterFormat, readPytorchCheckpoint, type AdapterFileFormat } from '../pytorch/checkpoint';
@@ -63,7 +64,7 @@ export async function readAdapterTensors(source: ByteSource): Promise<{ format: 
 }
 
 /** The planning stages on already-parsed inputs (exported for tests and other input formats). */
-export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: readonly AdapterTensor[], options: InspectOptions = {}): ConversionPlan {
+export function planFrom(config: AdapterConfig, base: BaseConfig, fileTensors: readonly AdapterTensor[], options: InspectOptions = {}): ConversionPlan {
   if (config.peftType !== 'LORA') {
     throw new ConversionError(
       'unsupported_adapter',
@@ -71,8 +72,12 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
       { field: 'adapter_config.json: peft_type' },
     );
   }
+  if (config.mlx) assertMlxConvertible(config.mlx);
   const family = familyFor(base);
   family.validate?.(base);
+  // An MLX adapter is planned as the PEFT adapter it equals; its own names come back at the end.
+  const mlx = config.mlx ? presentMlxTensors(fileTensors, family) : null;
+  const tensors = mlx ? mlx.tensors : fileTensors;
   const ctx: PlanContext = {
     config,
     base,
@@ -82,7 +87,8 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
     hidden: optionalInt(base, ['hidden_size', 'n_embd', 'n_embed', 'd_model', 'hidden_dim']),
   };
   const sources: Record<string, TensorLocation> = {};
-  for (const { name, ...loc } of tensors) sources[name] = loc;
+  // A factor stored transposed is read in its stored shape; its parts begin with the transpose.
+  for (const { name, transposed, ...loc } of tensors) sources[name] = transposed ? { ...loc, shape: [loc.shape[1]!, loc.shape[0]!] } : loc;
 
   const paired = classifyAndPair(tensors, family, config, options);
   const mapped = mapPairs(paired.pairs, ctx, paired.leftOut);
@@ -112,7 +118,7 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
   const layout = layOut(checked.outputs, kvs, outtype);
   const modules: PlannedModule[] = [...mapped.modules, ...stacked.modules].sort((x, y) => compareNatural(x.module, y.module));
 
-  return {
+  const plan: ConversionPlan = {
     planVersion: 1,
     name,
     architecture: base.architecture,
@@ -129,6 +135,8 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
       baseModel: config.baseModelNameOrPath,
       layers: layersCovered(modules),
       peftType: config.peftType,
+      source: config.mlx ? 'mlx' : 'peft',
+      ...(config.mlx ? { mlx: { ...config.mlx, layerRange: mlxLayerRange(config.mlx, optionalInt(base, ['num_hidden_layers', 'n_layer', 'num_layers', 'n_layers'])) } } : {}),
     },
     tied: ctx.tied,
     modules,
@@ -143,6 +151,29 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, tensors: reado
     warnings: found.warnings,
     refusals: found.refusals,
   };
+  if (mlx) showOriginalNames(plan, mlx.originalNames);
+  return plan;
+}
+
+/**
+ * Name an MLX adapter's tensors as its file does in everything the user reads (warnings,
+ * refusals, skipped tensors, norm vectors); `sourceNames` maps the parts' sources for display.
+ */
+function showOriginalNames(plan: ConversionPlan, names: Readonly<Record<string, string>>): void {
+  const name = (n: string) => names[n] ?? n;
+  const text = (t: string) => originalNamesIn(t, names);
+  for (const w of plan.warnings) {
+    w.message = text(w.message);
+    if (w.tensors) w.tensors = w.tensors.map(name);
+  }
+  for (const r of plan.refusals) {
+    r.message = text(r.message);
+    if (r.hint) r.hint = text(r.hint);
+    if (Array.isArray(r.details.tensors)) r.details.tensors = (r.details.tensors as string[]).map(name);
+  }
+  for (const s of plan.skipped) s.tensor = name(s.tensor);
+  plan.normVectors = plan.normVectors.map(name);
+  plan.sourceNames = { ...names };
 }
 
 /** Warnings from the configs alone: a defaulted alpha, scaling features, a base of another family. */

@@ -15,6 +15,7 @@ import { unexpectedTensorWords } from './pair';
 import {
   findings,
   NON_TEXT,
+  partOf,
   planned,
   refusal,
   summarise,
@@ -271,8 +272,8 @@ function planPair(p: Pair, rule: ModuleRule, bid: number | undefined, ctx: PlanC
   if (p.kind === 'embedding') {
     // token_embd.lora_a = lora_embedding_A^T (vocab rows of r), lora_b = lora_embedding_B.
     const gguf = `${fillName(rule.gguf, bid)}.weight`;
-    out.outputs.push(planned(`${gguf}.lora_a`, 'lora_a', p.module, dtype, [{ source: a.name, ops: [{ op: 'transpose' }] }], [a.shape[0]!, a.shape[1]!]));
-    out.outputs.push(planned(`${gguf}.lora_b`, 'lora_b', p.module, dtype, [{ source: b.name, ops: bScale }], [b.shape[1]!, b.shape[0]!]));
+    out.outputs.push(planned(`${gguf}.lora_a`, 'lora_a', p.module, dtype, [partOf(a, [{ op: 'transpose' }])], [a.shape[0]!, a.shape[1]!]));
+    out.outputs.push(planned(`${gguf}.lora_b`, 'lora_b', p.module, dtype, [partOf(b, bScale)], [b.shape[1]!, b.shape[0]!]));
     out.modules.push({ module: p.module, gguf: [gguf], kind: 'embedding', ...scaling });
     return;
   }
@@ -301,8 +302,8 @@ function planPair(p: Pair, rule: ModuleRule, bid: number | undefined, ctx: PlanC
     }
     const gguf = `${part.gguf}.weight`;
     names.push(gguf);
-    out.outputs.push(planned(`${gguf}.lora_a`, 'lora_a', p.module, dtype, [{ source: a.name, ops: [] }], [a.shape[1]!, a.shape[0]!]));
-    out.outputs.push(planned(`${gguf}.lora_b`, 'lora_b', p.module, dtype, [{ source: b.name, ops: [...part.ops, ...bScale] }], [b.shape[1]!, rows]));
+    out.outputs.push(planned(`${gguf}.lora_a`, 'lora_a', p.module, dtype, [partOf(a, [])], [a.shape[1]!, a.shape[0]!]));
+    out.outputs.push(planned(`${gguf}.lora_b`, 'lora_b', p.module, dtype, [partOf(b, [...part.ops, ...bScale])], [b.shape[1]!, rows]));
   }
   out.modules.push({ module: p.module, gguf: names, kind: 'linear', ...scaling });
 }

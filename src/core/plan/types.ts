@@ -10,9 +10,13 @@ import type { GgmlTypeName, OutType, OutTypeOption } from '../tensor/encode';
 import type { MatrixOp } from '../tensor/ops';
 import type { TensorLocation } from '../tensor/read';
 import type { AdapterFileFormat } from '../pytorch/checkpoint';
+import type { MlxAdapterInfo } from '../mlx/adapter';
 
-/** One tensor of the adapter file, whatever its format: a name and where its data is. */
-export type AdapterTensor = TensorLocation & { name: string };
+/**
+ * One tensor of the adapter file, whatever its format: a name and where its data is. `transposed`:
+ * the file stores the transpose of `shape` (an MLX factor presented as PEFT's, src/core/mlx).
+ */
+export type AdapterTensor = TensorLocation & { name: string; transposed?: boolean };
 
 /** One matrix that goes into an output tensor: a source tensor and the ops applied to it. */
 export interface PartRecipe {
@@ -106,6 +110,10 @@ export interface ConversionPlan {
     peftType: string;
     /** The adapter file's format (set by inspect). */
     format?: AdapterFileFormat;
+    /** Who wrote it: PEFT, or mlx-lm (src/core/mlx). */
+    source: 'peft' | 'mlx';
+    /** An MLX adapter's training arguments, and the blocks `num_layers` covers in this base. */
+    mlx?: MlxAdapterInfo & { layerRange: { first: number; last: number } | null };
   };
   tied: boolean;
   modules: PlannedModule[];
@@ -124,6 +132,8 @@ export interface ConversionPlan {
    * (`dropUnapplied`) or kept (`keepNormVectors`). The app offers the opt-ins when there are any.
    */
   normVectors: string[];
+  /** Display names of source tensors the planner renamed (an MLX adapter's own names). */
+  sourceNames?: Record<string, string>;
   warnings: Diagnostic[];
   /** Non-empty: convert() refuses. */
   refusals: SerializedConversionError[];
@@ -169,6 +179,13 @@ export const NON_TEXT =
 /** Up to four names, then how many more: keeps a message readable when hundreds of tensors share one problem. */
 export function summarise(names: string[]): string {
   return names.length > 4 ? `${names.slice(0, 4).join(', ')} and ${names.length - 4} more` : names.join(', ');
+}
+
+/** The part reading tensor `t` with `ops`: a stored transpose is undone first (two transposes cancel). */
+export function partOf(t: AdapterTensor, ops: MatrixOp[]): PartRecipe {
+  if (!t.transposed) return { source: t.name, ops };
+  if (ops[0]?.op === 'transpose') return { source: t.name, ops: ops.slice(1) };
+  return { source: t.name, ops: [{ op: 'transpose' }, ...ops] };
 }
 
 /** A planned output tensor; type, size and offset are placeholders until stage 5 lays it out. */

@@ -12,6 +12,7 @@ import { bytesSource, convert, inspect, MemorySink, planHeader, type ConversionP
 import type { ArchSpec } from './arch';
 import { spmVocabKvs, writeGgufModel } from './gguf-model';
 import { loadModel, maxAbsDiff, nextTokenLogProbs } from './llama-runtime';
+import { peftToMlx } from '../../helpers/mlx';
 import { buildPeftAdapter, mergeAdapter, type AdapterOptions, type LoraTarget, type PeftAdapter } from './peft';
 import { Rng, type Tensor } from './tensor';
 
@@ -44,6 +45,8 @@ export interface CaseOptions {
   seed?: number;
   inspectOptions?: InspectOptions;
   extraConfig?: Record<string, unknown>;
+  /** Convert the adapter as mlx-lm would have written it (test/helpers/mlx.ts) instead of PEFT's file. */
+  format?: 'peft' | 'mlx';
 }
 
 export interface CaseFiles {
@@ -73,6 +76,21 @@ export async function convertWithCore(
   return { plan, bytes: sink.bytes() };
 }
 
+/** Convert the MLX adapter equal to a PEFT adapter with the core; throws if the plan has refusals. */
+export async function convertMlxWithCore(
+  peft: PeftAdapter,
+  baseConfig: Record<string, unknown>,
+  options: InspectOptions,
+): Promise<{ plan: ConversionPlan; bytes: Uint8Array }> {
+  const mlx = peftToMlx(JSON.stringify(peft.config), peft.safetensors, JSON.stringify(baseConfig));
+  const source = bytesSource(mlx.weights);
+  const plan = await inspect({ adapterConfig: mlx.config, baseConfig: JSON.stringify(baseConfig), adapter: source }, options);
+  if (plan.adapter.source !== 'mlx') throw new Error('not planned as an MLX adapter');
+  const sink = new MemorySink();
+  await convert(plan, source, sink);
+  return { plan, bytes: sink.bytes() };
+}
+
 export async function buildCase(o: CaseOptions): Promise<CaseFiles> {
   const dir = runtimeDir();
   const rng = new Rng(o.seed ?? 1234);
@@ -84,7 +102,8 @@ export async function buildCase(o: CaseOptions): Promise<CaseFiles> {
   const loraPath = join(dir, `${o.name}.lora.gguf`);
   writeModel(o.spec, base, basePath);
   writeModel(o.spec, merged, mergedPath);
-  const { plan, bytes } = await convertWithCore(peft, o.spec.config, { outtype: o.outtype ?? 'f32', ...o.inspectOptions });
+  const options: InspectOptions = { outtype: o.outtype ?? 'f32', ...o.inspectOptions };
+  const { plan, bytes } = o.format === 'mlx' ? await convertMlxWithCore(peft, o.spec.config, options) : await convertWithCore(peft, o.spec.config, options);
   writeFileSync(loraPath, bytes);
   return { basePath, mergedPath, loraPath, plan, peft, base };
 }
