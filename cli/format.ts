@@ -1,5 +1,5 @@
 /** Text rendering of plans, refusals and progress for the terminal. Pure functions. */
-import type { ConversionPlan, SerializedConversionError } from '../src/core';
+import { describeMlxAdapter, type ConversionPlan, type SerializedConversionError } from '../src/core';
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -53,7 +53,9 @@ export function formatPlan(plan: ConversionPlan, outfile: string): string {
   }
   const lines = [
     `Architecture: ${plan.architecture} (GGUF "${plan.ggufArchitecture}", family ${plan.family})${plan.tied ? ', output head tied to the embeddings' : ''}`,
-    `Adapter: r=${plan.adapter.r}, lora_alpha=${plan.adapter.loraAlpha}${plan.adapter.useRslora ? ', rsLoRA' : ''}, base ${plan.adapter.baseModel ?? '(not named)'}${plan.adapter.format ? `, file ${FORMAT_LABELS[plan.adapter.format]}` : ''}`,
+    plan.adapter.mlx
+      ? `Adapter: ${describeMlxAdapter(plan.adapter.mlx)}; written with alpha ${plan.adapter.loraAlpha} (= scale x rank), base ${plan.adapter.baseModel ?? '(not named)'}`
+      : `Adapter: r=${plan.adapter.r}, lora_alpha=${plan.adapter.loraAlpha}${plan.adapter.useRslora ? ', rsLoRA' : ''}, base ${plan.adapter.baseModel ?? '(not named)'}${plan.adapter.format ? `, file ${FORMAT_LABELS[plan.adapter.format]}` : ''}`,
     `Output: ${outfile} — ${plan.outtype} (${plan.outtypeReason}), ${plan.tensors.length} tensors, ${formatBytes(plan.totalBytes)}`,
     '',
   ];

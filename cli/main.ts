@@ -5,7 +5,7 @@
  *
  * Exit codes: 0 done, 1 refused or invalid input, 2 usage.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,8 +57,8 @@ export interface CliIo {
 
 /** Where the base model's config.json came from (printed on stderr, and in --json). */
 interface BaseConfigSource {
-  origin: 'supplied' | 'catalogue' | 'hub';
-  /** File path (supplied), catalogue entry id, or the Hub URL fetched. */
+  origin: 'supplied' | 'catalogue' | 'hub' | 'mlx-model';
+  /** File path (supplied, or the model folder an MLX adapter names), catalogue entry id, or the Hub URL fetched. */
   source: string;
   /** Catalogue: the Hub config.json its values come from. */
   citation?: string;
@@ -116,14 +116,26 @@ async function readBaseConfig(
   cwd: string,
   adapterConfigText: string,
   hub: HubAccess | undefined,
+  adapterDir?: string,
 ): Promise<{ text: string; from: BaseConfigSource }> {
   const supplied = await suppliedBaseConfig(options, cwd);
   if (supplied) return { text: supplied.text, from: { origin: 'supplied', source: supplied.path } };
   let baseName: string | null = null;
+  let mlx = false;
   try {
-    baseName = parseAdapterConfig(adapterConfigText).baseModelNameOrPath;
+    const parsed = parseAdapterConfig(adapterConfigText);
+    baseName = parsed.baseModelNameOrPath;
+    mlx = parsed.mlx !== undefined;
   } catch {
     // the config error will be reported by inspect once a base is found, or below
+  }
+  // mlx-lm records the model it trained on; a local folder of it (an mlx-community download,
+  // whose quantization block is no obstacle) holds the config.json.
+  if (mlx && baseName) {
+    for (const dir of [resolve(cwd, baseName), ...(adapterDir ? [resolve(adapterDir, '..', baseName)] : [])]) {
+      const file = join(dir, 'config.json');
+      if (existsSync(file)) return { text: await readFile(file, 'utf8'), from: { origin: 'mlx-model', source: file } };
+    }
   }
   const chosen = chooseBaseConfig(baseName);
   if (chosen?.hit) return { text: chosen.text, from: { origin: 'catalogue', source: chosen.hit.id, citation: chosen.hit.source } };
@@ -132,6 +144,12 @@ async function readBaseConfig(
     return { text: resolved.text, from: { origin: 'hub', source: resolved.source } };
   }
   const named = baseName ? `"${baseName}"` : 'the base model (adapter_config.json does not name it)';
+  if (mlx) {
+    throw new UsageError(
+      `the base model's config.json is needed to map the adapter's tensors. This MLX adapter was trained on ${named}, which is neither a folder here nor in the bundled catalogue.\n` +
+        `Pass --base <the model folder given to mlx_lm.lora> (an mlx-community download works: its config.json is enough), or --base-config <path/to/config.json>.`,
+    );
+  }
   throw new UsageError(
     `the base model's config.json is needed to map the adapter's tensors. This adapter was trained on ${named}, which is not in the bundled catalogue.\n` +
       `Download that model's config.json (e.g. https://huggingface.co/${baseName ?? '<base-model>'}/blob/main/config.json) and pass ` +
@@ -142,13 +160,30 @@ async function readBaseConfig(
 function describeBase(from: BaseConfigSource): string {
   if (from.origin === 'catalogue') return `base config: bundled catalogue entry ${from.source} (values from ${from.citation})`;
   if (from.origin === 'hub') return `base config: ${from.source}`;
+  if (from.origin === 'mlx-model') return `base config: ${from.source} (the model folder mlx-lm trained on, named in adapter_config.json)`;
   return `base config: ${from.source}`;
 }
 
-/** The adapter's weights file in a local folder: safetensors preferred, else a torch.save .bin. */
-function localWeights(adapterDir: string): string | undefined {
-  for (const f of ['adapter_model.safetensors', 'adapter_model.bin']) if (existsSync(join(adapterDir, f))) return join(adapterDir, f);
-  return undefined;
+/** mlx-lm's checkpoints beside the final adapters.safetensors: `0000100_adapters.safetensors`. */
+const MLX_CHECKPOINT = /^(\d+)_adapters\.safetensors$/;
+
+/**
+ * The adapter's weights file in a local folder: PEFT's safetensors, else its torch.save .bin,
+ * else mlx-lm's adapters.safetensors (the final weights), else mlx-lm's latest numbered
+ * checkpoint (with a note).
+ */
+function localWeights(adapterDir: string): { path: string; note?: string } | undefined {
+  for (const f of ['adapter_model.safetensors', 'adapter_model.bin', 'adapters.safetensors']) if (existsSync(join(adapterDir, f))) return { path: join(adapterDir, f) };
+  const checkpoints = readdirSync(adapterDir)
+    .map((f) => ({ f, step: MLX_CHECKPOINT.exec(f)?.[1] }))
+    .filter((c): c is { f: string; step: string } => c.step !== undefined)
+    .sort((a, b) => Number(b.step) - Number(a.step));
+  const latest = checkpoints[0];
+  if (!latest) return undefined;
+  return {
+    path: join(adapterDir, latest.f),
+    note: `no adapters.safetensors: converting mlx-lm's latest checkpoint, ${latest.f} (step ${Number(latest.step)}, of ${checkpoints.length})`,
+  };
 }
 
 /** In the CLI the token comes from HF_TOKEN: say so instead of the app's "paste a token". */
@@ -187,7 +222,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     input = await openInput(options, io, env, token);
     const { source, hubAdapter } = input;
-    const base = await readBaseConfig(options, io.cwd, input.adapterConfig, input.hubAccess);
+    if (!options.json && input.note) io.stderr(`note: ${input.note}\n`);
+    const base = await readBaseConfig(options, io.cwd, input.adapterConfig, input.hubAccess, input.adapterDir);
     if (!options.json && base.from.origin !== 'supplied') io.stderr(`${describeBase(base.from)}\n`);
     const name = options.name ?? input.defaultName;
     const plan = await inspect(
@@ -280,6 +316,10 @@ interface OpenedInput {
   adapterConfig: string;
   source: ByteSource;
   defaultName: string;
+  /** A local adapter's folder (an MLX adapter's `model` may be relative to it). */
+  adapterDir?: string;
+  /** Said on stderr before converting (e.g. which MLX checkpoint was picked). */
+  note?: string;
   hubAccess?: HubAccess;
   hubAdapter?: HubAdapter;
   close?: () => Promise<void>;
@@ -313,17 +353,17 @@ async function openLocalInput(given: string, cwd: string): Promise<OpenedInput> 
   if (!existsSync(configPath)) {
     throw inputError(`${given} has no adapter_config.json.`, configPath, 'Is this a PEFT adapter folder? A full model folder cannot be converted to a LoRA.');
   }
-  const weightsPath = localWeights(adapterDir);
-  if (!weightsPath) {
+  const weights = localWeights(adapterDir);
+  if (!weights) {
     throw inputError(
-      `${given} has neither adapter_model.safetensors nor adapter_model.bin.`,
+      `${given} has neither adapter_model.safetensors nor adapter_model.bin (PEFT), nor adapters.safetensors (mlx-lm).`,
       join(adapterDir, 'adapter_model.safetensors'),
-      'PEFT saves the weights next to adapter_config.json (save_pretrained).',
+      'PEFT saves the weights next to adapter_config.json (save_pretrained); mlx_lm.lora saves adapters.safetensors in its --adapter-path.',
     );
   }
   const adapterConfig = await readFile(configPath, 'utf8');
-  const file = await FileSource.open(weightsPath);
-  return { adapterConfig, source: file, defaultName: basename(adapterDir), close: () => file.close() };
+  const file = await FileSource.open(weights.path);
+  return { adapterConfig, source: file, defaultName: basename(adapterDir), close: () => file.close(), note: weights.note, adapterDir };
 }
 
 /** Convert into `<outfile>.partial-<pid>`, renamed into place when complete; removed on any failure. */

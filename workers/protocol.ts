@@ -6,7 +6,7 @@
  */
 import { transferHandlers, type TransferHandler } from 'comlink';
 import { ConversionError } from '../src/core/light';
-import type { ConversionPlan, HubRef, InspectOptions, SerializedConversionError } from '../src/core';
+import type { ConversionPlan, HubAdapter, HubRef, InspectOptions, SerializedConversionError } from '../src/core';
 
 /** A file the user gave, with its path relative to what was dropped (`folder/sub/name`). */
 export interface CandidateFile {
@@ -58,7 +58,7 @@ export interface HubAdapterSource {
   kind: 'hub';
   /** Pinned to the commit that was opened. */
   ref: HubRef;
-  file: 'adapter_model.safetensors' | 'adapter_model.bin';
+  file: HubAdapter['adapterFile'];
   size: number;
   endpoint: string;
   token: string | null;

@@ -15,6 +15,8 @@ export { bytesSource, MemorySink, CountingSink } from './io';
 export type { ByteSource, ByteSink } from './io';
 export type { GgmlTypeName } from './tensor/encode';
 export { parseAdapterConfig, parseBaseConfig } from './peft/config';
+export { isMlxAdapterConfig, parseMlxInfo } from './mlx/adapter';
+export type { MlxAdapterInfo } from './mlx/adapter';
 export type { AdapterConfig, BaseConfig } from './peft/config';
 export { FAMILIES, supportedArchitectures } from './arch/registry';
 export { chooseBaseConfig, catalogueIds, CATALOGUE } from './catalogue/lookup';

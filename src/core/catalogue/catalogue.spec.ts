@@ -200,6 +200,12 @@ describe('lookupBaseConfig', () => {
     ['unsloth/mistral-7b-v0.3-bnb-4bit', 'mistralai/Mistral-7B-v0.3', 'reupload'],
     ['unsloth/Phi-4-mini-instruct', 'microsoft/Phi-4-mini-instruct', 'reupload'],
     ['unsloth/Phi-3-mini-4k-instruct-bnb-4bit', 'microsoft/Phi-3-mini-4k-instruct', 'reupload'],
+    // mlx-lm's `model`: mlx-community conversions, and the Hugging Face cache folder it downloaded into.
+    ['mlx-community/Llama-3.2-1B-Instruct-4bit', 'meta-llama/Llama-3.2-1B-Instruct', 'reupload'],
+    ['mlx-community/Meta-Llama-3.1-8B-Instruct-8bit', 'meta-llama/Llama-3.1-8B-Instruct', 'reupload'],
+    ['mlx-community/Qwen2.5-7B-Instruct-bf16', 'Qwen/Qwen2.5-7B-Instruct', 'reupload'],
+    ['mlx-community/gemma-2-9b-it-4bit', 'google/gemma-2-9b-it', 'reupload'],
+    ['/Users/me/.cache/huggingface/hub/models--mlx-community--Llama-3.2-1B-Instruct-4bit/snapshots/0123abc', 'meta-llama/Llama-3.2-1B-Instruct', 'reupload'],
   ])('%s -> %s (%s)', (input, id, how) => {
     const hit = lookupBaseConfig(input);
     expect(hit).toMatchObject({ id, matchedAs: how });
@@ -210,6 +216,8 @@ describe('lookupBaseConfig', () => {
     'someone/Llama-3.2-1B', // another owner's repo of the same name may be a different model
     'someone/Llama-3.2-1B-bnb-4bit',
     'unsloth/Llama-3.2-90B-Vision',
+    'someone/Llama-3.2-1B-Instruct-4bit',
+    'mlx-community/Llama-3.2-1B-Instruct-2bit-dwq',
     'meta-llama/Llama-3.2-1B-bnb-8bit',
     'meta-llama/Llama-3.2-1B/extra',
     './models/llama',

@@ -21,9 +21,13 @@ export interface CatalogueHit {
  * original's name, possibly with a quantization suffix. Only these owners are matched by name:
  * an arbitrary owner's repo of the same name may be a different model.
  */
-const REUPLOADERS = new Set(['unsloth']);
-/** Suffixes re-uploads add to the original name (bitsandbytes-quantized copies). */
-const REUPLOAD_SUFFIXES = ['-unsloth-bnb-4bit', '-bnb-4bit', '-unsloth'];
+const REUPLOADERS = new Set(['unsloth', 'mlx-community']);
+/**
+ * Suffixes re-uploads add to the original name: bitsandbytes-quantized copies (unsloth), and
+ * mlx-community's conversions for mlx-lm (`…-4bit`, `…-8bit`, `…-bf16`, …); their config.json
+ * keeps the original's dimensions (a `quantization` block aside).
+ */
+const REUPLOAD_SUFFIXES = ['-unsloth-bnb-4bit', '-bnb-4bit', '-unsloth', '-4bit', '-8bit', '-3bit', '-6bit', '-bf16', '-fp16', '-mlx', '-4bit-mlx', '-8bit-mlx'];
 
 const byId = new Map<string, { entry: CatalogueEntry; alias: boolean }>();
 const byName = new Map<string, CatalogueEntry>();
@@ -43,6 +47,15 @@ function hit(entry: CatalogueEntry, matchedAs: CatalogueHit['matchedAs']): Catal
 }
 
 /**
+ * mlx-lm's `model` may be the Hugging Face cache folder it downloaded the base into
+ * (`…/models--owner--name/snapshots/<commit>`): that names the Hub id.
+ */
+function hubIdOfCachePath(id: string): string {
+  const m = /(?:^|[/\\])models--([^/\\]+?)--([^/\\]+)(?:[/\\]|$)/.exec(id);
+  return m ? `${m[1]}/${m[2]}` : id;
+}
+
+/**
  * The bundled config for a base model id (as in adapter_config.json's base_model_name_or_path),
  * or undefined. Ids match case-insensitively; `hf:` prefixes, `@revision` suffixes and trailing
  * slashes are ignored; unsloth re-uploads (`unsloth/<name>`, `…-bnb-4bit`, `…-unsloth-bnb-4bit`)
@@ -50,7 +63,7 @@ function hit(entry: CatalogueEntry, matchedAs: CatalogueHit['matchedAs']): Catal
  * this: callers consult the catalogue only when they have no config.
  */
 export function lookupBaseConfig(baseId: string): CatalogueHit | undefined {
-  const id = baseId
+  const id = hubIdOfCachePath(baseId)
     .trim()
     .replace(/^hf:(\/\/)?/i, '')
     .replace(/@[^/]*$/, '')

@@ -8,6 +8,8 @@ import { openRangeSource, type HttpRangeSource, type RangeSourceOptions } from '
 
 /** The weights files PEFT writes, in order of preference (safetensors is what PEFT saves by default). */
 const ADAPTER_FILES = ['adapter_model.safetensors', 'adapter_model.bin'] as const;
+/** mlx-lm writes its final weights as adapters.safetensors (checkpoints as NNNNNNN_adapters.safetensors). */
+const MLX_ADAPTER_FILES = ['adapters.safetensors'] as const;
 
 /** JSON files larger than this are not configs: refuse instead of reading them into memory. */
 const MAX_JSON_BYTES = 16 * 1024 * 1024;
@@ -126,7 +128,7 @@ export interface HubAdapter {
   /** The adapter weights, read by ranges (the core tells safetensors from a torch.save file by its bytes). */
   adapter: HttpRangeSource;
   /** Which weights file the folder has (safetensors preferred). */
-  adapterFile: 'adapter_model.safetensors' | 'adapter_model.bin';
+  adapterFile: 'adapter_model.safetensors' | 'adapter_model.bin' | 'adapters.safetensors';
   /** adapter_config.json's base_model_name_or_path, if any. */
   baseModel: string | null;
 }
@@ -158,8 +160,9 @@ export async function openHubAdapter(ref: HubRef, options: RangeSourceOptions = 
   }
   const config = parseAdapterConfig(adapterConfig);
   let adapter: HttpRangeSource | undefined;
-  let adapterFile: HubAdapter['adapterFile'] = 'adapter_model.safetensors';
-  for (const file of ADAPTER_FILES) {
+  const candidates = config.mlx ? MLX_ADAPTER_FILES : ADAPTER_FILES;
+  let adapterFile: HubAdapter['adapterFile'] = candidates[0];
+  for (const file of candidates) {
     try {
       adapter = await openHubFile(pinned, file, options);
       adapterFile = file;
@@ -171,9 +174,13 @@ export async function openHubAdapter(ref: HubRef, options: RangeSourceOptions = 
   if (!adapter) {
     throw new ConversionError(
       'not_found',
-      `${formatHubRef(ref)} has adapter_config.json but neither adapter_model.safetensors nor adapter_model.bin.`,
-      { repo: ref.repo, file: refFilePath(pinned, 'adapter_model.safetensors'), revision: pinned.revision },
-      'Check the folder: PEFT saves the weights next to adapter_config.json (save_pretrained).',
+      config.mlx
+        ? `${formatHubRef(ref)} has an mlx-lm adapter_config.json but no adapters.safetensors.`
+        : `${formatHubRef(ref)} has adapter_config.json but neither adapter_model.safetensors nor adapter_model.bin.`,
+      { repo: ref.repo, file: refFilePath(pinned, candidates[0]), revision: pinned.revision },
+      config.mlx
+        ? 'Check the folder: mlx_lm.lora saves adapters.safetensors next to adapter_config.json (in its --adapter-path).'
+        : 'Check the folder: PEFT saves the weights next to adapter_config.json (save_pretrained).',
     );
   }
   return { ref, pinned, commit: info.sha, adapterConfig, adapter, adapterFile, baseModel: config.baseModelNameOrPath };
