@@ -7,6 +7,7 @@ export function LinkNotice() {
   const problems = useLink((s) => s.problems);
   const askForFiles = useLink((s) => s.askForFiles);
   const restored = useLink((s) => s.restored);
+  const format = useLink((s) => s.format);
   const phase = useApp((s) => s.phase);
   if (problems.length === 0 && !(askForFiles && phase === 'empty')) return null;
   const parts = restored
@@ -22,7 +23,10 @@ export function LinkNotice() {
       {askForFiles && phase === 'empty' && (
         <p data-testid="link-ask-files">
           This link was made for adapter files on someone&apos;s own disk, so it cannot bring them along
-          {parts.length ? ` — it restores the options (${parts.join(', ')})` : ''}. Drop the adapter folder or its files to continue.
+          {parts.length ? ` — it restores the options (${parts.join(', ')})` : ''}.{' '}
+          {format === 'mlx'
+            ? 'It was made for an MLX adapter (mlx-lm): drop the folder mlx_lm.lora saved (adapter_config.json and adapters.safetensors) to continue.'
+            : 'Drop the adapter folder or its files to continue.'}
         </p>
       )}
       {problems.length > 0 && (

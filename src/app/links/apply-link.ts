@@ -15,9 +15,11 @@ export interface LinkView {
   askForFiles: boolean;
   /** The options the link restored, for the notice. */
   restored: Partial<Options> | null;
+  /** Who wrote the adapter the link was made for (the notice asks for the right files). */
+  format: LinkState['format'];
 }
 
-export const linkStore = createStore<LinkView>(() => ({ problems: [], askForFiles: false, restored: null }));
+export const linkStore = createStore<LinkView>(() => ({ problems: [], askForFiles: false, restored: null, format: null }));
 
 export function useLink<T>(selector: (s: LinkView) => T): T {
   return useStore(linkStore, selector);
@@ -39,19 +41,19 @@ export function applyLink(hash: string): void {
   if (app.getState().phase === 'converting') return;
   const { state, problems } = decodeLink(hash);
   if (!state) {
-    linkStore.setState({ problems, askForFiles: false, restored: null });
+    linkStore.setState({ problems, askForFiles: false, restored: null, format: null });
     return;
   }
   const options = optionsOf(state);
   if (state.adapter) {
-    linkStore.setState({ problems, askForFiles: false, restored: options });
+    linkStore.setState({ problems, askForFiles: false, restored: options, format: state.format });
     void openFromHub({ ref: state.adapter, base: state.base, options });
     return;
   }
   // Local files: the options (outtype at once; name and the rest with the drop).
   app.getState().reset();
   app.setState({ pendingOptions: options, options: { ...app.getState().options, ...options } });
-  linkStore.setState({ problems, askForFiles: true, restored: options });
+  linkStore.setState({ problems, askForFiles: true, restored: options, format: state.format });
 }
 
 /** Read the page's fragment now, and again when it changes (a link pasted into the address bar). */

@@ -10,6 +10,7 @@ const full: LinkState = {
   name: 'My adapter & more: 100% #1',
   dropUnapplied: true,
   keepNormVectors: true,
+  format: 'mlx',
 };
 
 describe('encodeLink / decodeLink', () => {
@@ -17,14 +18,14 @@ describe('encodeLink / decodeLink', () => {
     const frag = encodeLink(full);
     expect(frag.startsWith('v=1&')).toBe(true);
     const names = frag.split('&').map((p) => p.slice(0, p.indexOf('=')));
-    expect(names).toEqual(['v', 'repo', 'path', 'rev', 'base', 'outtype', 'name', 'drop_unapplied', 'keep_norms']);
+    expect(names).toEqual(['v', 'repo', 'path', 'rev', 'base', 'outtype', 'name', 'drop_unapplied', 'keep_norms', 'format']);
     const back = decodeLink(`#${frag}`);
     expect(back.problems).toEqual([]);
     expect(back.state).toEqual(full);
   });
 
   it('a link for local files carries the options only', () => {
-    const state: LinkState = { adapter: null, base: null, outtype: 'f16', name: 'x', dropUnapplied: false, keepNormVectors: null };
+    const state: LinkState = { adapter: null, base: null, outtype: 'f16', name: 'x', dropUnapplied: false, keepNormVectors: null, format: null };
     const frag = encodeLink(state);
     expect(frag).toBe('v=1&outtype=f16&name=x&drop_unapplied=0');
     expect(decodeLink(frag)).toEqual({ state, problems: [] });
@@ -59,9 +60,16 @@ describe('encodeLink / decodeLink', () => {
     expect(decodeLink('#v=1&keep_norms=maybe').problems.map((p) => p.param)).toEqual(['keep_norms']);
   });
 
+  it('records an MLX adapter as format=mlx; a PEFT one writes nothing (links made before format existed read as PEFT)', () => {
+    expect(encodeLink({ ...full, adapter: null, format: 'mlx' })).toContain('&format=mlx');
+    expect(encodeLink({ ...full, format: 'peft' })).not.toContain('format=');
+    expect(decodeLink('#v=1&outtype=f16').state!.format).toBeNull();
+    expect(decodeLink('#v=1&format=peft').state!.format).toBe('peft');
+  });
+
   it('linkUrl replaces an existing fragment', () => {
     expect(
-      linkUrl('http://127.0.0.1:4173/?x=1#old', { adapter: null, base: null, outtype: 'f32', name: null, dropUnapplied: null, keepNormVectors: null }),
+      linkUrl('http://127.0.0.1:4173/?x=1#old', { adapter: null, base: null, outtype: 'f32', name: null, dropUnapplied: null, keepNormVectors: null, format: null }),
     ).toBe('http://127.0.0.1:4173/?x=1#v=1&outtype=f32');
   });
 });
@@ -139,10 +147,12 @@ describe('decodeLink: malformed parameters are reported and ignored, the rest ap
     ['name=%01x', 'name'],
     [`name=${'n'.repeat(201)}`, 'name'],
     ['drop_unapplied=yes', 'drop_unapplied'],
+    ['format=MLX', 'format'],
+    ['format=gguf', 'format'],
     ['name=%E0%A4%A', 'name'],
   ])('%s is reported and the default is used', (params, param) => {
     const d = only(`#v=1&${params}`);
-    expect(d.state).toEqual({ adapter: null, base: null, outtype: null, name: null, dropUnapplied: null, keepNormVectors: null });
+    expect(d.state).toEqual({ adapter: null, base: null, outtype: null, name: null, dropUnapplied: null, keepNormVectors: null, format: null });
     expect(d.problems.map((p) => p.param)).toEqual([param]);
   });
 

@@ -17,6 +17,8 @@
  *   drop_unapplied=1  leave out (with a warning) what llama.cpp would not apply, e.g. LoRA on a
  *                     tied lm_head (links made before keep_norms existed keep working: same name)
  *   keep_norms=1      keep mergekit norm vectors, knowing that llama.cpp ignores them
+ *   format=mlx        the adapter was written by mlx-lm (absent: PEFT); for local files the
+ *                     page then asks for the mlx-lm folder (adapter_config.json, adapters.safetensors)
  */
 import { DEFAULT_REVISION, OUTTYPES, parseHubRef, repoIdProblem } from '../../core/light';
 import type { HubRef, OutType } from '../../core';
@@ -33,7 +35,12 @@ export interface LinkState {
   name: string | null;
   dropUnapplied: boolean | null;
   keepNormVectors: boolean | null;
+  /** Who wrote the adapter: 'mlx' (mlx-lm) or 'peft'; null when the link does not say (PEFT). */
+  format: AdapterFormat | null;
 }
+
+export const ADAPTER_FORMATS = ['peft', 'mlx'] as const;
+export type AdapterFormat = (typeof ADAPTER_FORMATS)[number];
 
 export interface LinkProblem {
   /** The parameter concerned ('' for the link as a whole). */
@@ -52,7 +59,7 @@ export const MAX_FRAGMENT_LENGTH = 4096;
 /** general.name is a label; a shared link has no reason to carry more. */
 export const MAX_NAME_LENGTH = 200;
 
-const KNOWN = ['v', 'repo', 'path', 'rev', 'base', 'outtype', 'name', 'drop_unapplied', 'keep_norms'] as const;
+const KNOWN = ['v', 'repo', 'path', 'rev', 'base', 'outtype', 'name', 'drop_unapplied', 'keep_norms', 'format'] as const;
 type Known = (typeof KNOWN)[number];
 
 /** Shown for a parameter's value in messages: short, printable. */
@@ -80,6 +87,7 @@ export function encodeLink(state: LinkState): string {
   if (state.name) parts.push(`name=${enc(state.name.slice(0, MAX_NAME_LENGTH))}`);
   if (state.dropUnapplied !== null) parts.push(`drop_unapplied=${state.dropUnapplied ? 1 : 0}`);
   if (state.keepNormVectors) parts.push('keep_norms=1');
+  if (state.format === 'mlx') parts.push('format=mlx');
   return parts.join('&');
 }
 
@@ -144,7 +152,7 @@ export function decodeLink(hash: string): DecodedLink {
     };
   }
 
-  const state: LinkState = { adapter: null, base: null, outtype: null, name: null, dropUnapplied: null, keepNormVectors: null };
+  const state: LinkState = { adapter: null, base: null, outtype: null, name: null, dropUnapplied: null, keepNormVectors: null, format: null };
 
   const repo = values.get('repo');
   const path = values.get('path');
@@ -198,6 +206,12 @@ export function decodeLink(hash: string): DecodedLink {
     else if (keepNorms === '0' || keepNorms === 'false') state.keepNormVectors = false;
     else
       problems.push({ param: 'keep_norms', message: `The link's keep_norms "${shown(keepNorms)}" is not 1 or 0; the default (refuse norm vectors) is used.` });
+  }
+
+  const format = values.get('format');
+  if (format !== undefined) {
+    if ((ADAPTER_FORMATS as readonly string[]).includes(format)) state.format = format as AdapterFormat;
+    else problems.push({ param: 'format', message: `The link's format "${shown(format)}" is not one of ${ADAPTER_FORMATS.join(', ')}; it was ignored.` });
   }
 
   return { state, problems };

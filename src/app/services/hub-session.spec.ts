@@ -154,6 +154,6 @@ describe('applyLink', () => {
     applyLink('#top');
     expect(requests).toEqual([]);
     expect(store.getState().phase).toBe('empty');
-    expect(linkStore.getState()).toEqual({ problems: [], askForFiles: false, restored: null });
+    expect(linkStore.getState()).toEqual({ problems: [], askForFiles: false, restored: null, format: null });
   });
 });

@@ -4,7 +4,7 @@ import { useApp, type AppState } from '../../state/store';
 import styles from './CopyLink.module.css';
 
 /** What a link for the current conversion says: never a token, never file contents. */
-export function linkStateOf(s: Pick<AppState, 'hub' | 'options'>): LinkState {
+export function linkStateOf(s: Pick<AppState, 'hub' | 'options'> & { plan?: AppState['plan'] }): LinkState {
   return {
     // Pinned to the commit that was read, so the link repeats exactly this conversion.
     adapter: s.hub ? s.hub.pinned : null,
@@ -13,6 +13,7 @@ export function linkStateOf(s: Pick<AppState, 'hub' | 'options'>): LinkState {
     name: s.options.name || null,
     dropUnapplied: s.options.dropUnapplied,
     keepNormVectors: s.options.keepNormVectors ? true : null,
+    format: s.plan?.adapter.source === 'mlx' ? 'mlx' : null,
   };
 }
 
@@ -20,10 +21,11 @@ export function linkStateOf(s: Pick<AppState, 'hub' | 'options'>): LinkState {
 export function CopyLink() {
   const hub = useApp((s) => s.hub);
   const options = useApp((s) => s.options);
+  const plan = useApp((s) => s.plan);
   const [shown, setShown] = useState<{ url: string; copied: boolean } | null>(null);
 
   const copy = async () => {
-    const url = linkUrl(window.location.href, linkStateOf({ hub, options }));
+    const url = linkUrl(window.location.href, linkStateOf({ hub, options, plan }));
     let copied = false;
     try {
       await navigator.clipboard.writeText(url);
