@@ -33,6 +33,18 @@ describe('recognizeFiles: by content, not by name', () => {
     expect(out[2]!.detail).toBe('2');
   });
 
+  test("mlx-lm's files: the training arguments are an adapter config naming its model; lora_a / lora_b weights are adapter weights", async () => {
+    const mlxConfig = JSON.stringify({ model: 'mlx-community/Llama-3.2-1B-Instruct-4bit', fine_tune_type: 'lora', num_layers: 16, lora_parameters: { rank: 8, scale: 20, dropout: 0 } });
+    const mlxWeights = buildSafetensors([
+      { name: 'model.layers.15.self_attn.q_proj.lora_a', dtype: 'F32', shape: [4, 2] },
+      { name: 'model.layers.15.self_attn.q_proj.lora_b', dtype: 'F32', shape: [2, 4] },
+    ]);
+    const out = await recognizeFiles([file('adapters/adapter_config.json', mlxConfig), file('adapters/0000100_adapters.safetensors', mlxWeights)]);
+    expect(out.map((r) => r.kind)).toEqual(['adapter_config', 'adapter_weights']);
+    expect(out[0]).toMatchObject({ baseModel: 'mlx-community/Llama-3.2-1B-Instruct-4bit', detail: 'MLX', note: 'MLX adapter configuration (mlx-lm, lora) for mlx-community/Llama-3.2-1B-Instruct-4bit' });
+    expect(out[1]!.note).toBe('MLX LoRA weights (mlx-lm): 2 tensors');
+  });
+
   test('a config.json that is really an adapter config is an adapter config', async () => {
     const [r] = await recognizeFiles([file('config.json', adapterConfig)]);
     expect(r!.kind).toBe('adapter_config');

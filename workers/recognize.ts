@@ -4,6 +4,7 @@
  * magic bytes. Names only break ties (and name broken files so the core can explain them).
  * Reads a few bytes, or at most one bounded header, per file.
  */
+import { isMlxAdapterConfig } from '../src/core/mlx/adapter';
 import { readAdapterTensors } from '../src/core/plan';
 import { blobSource } from './file-io';
 import type { CandidateFile, FileKind, RecognizedFile } from './protocol';
@@ -13,7 +14,8 @@ export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 /** A safetensors header bigger than this is not an adapter's; the core allows 100 MiB, we only sniff. */
 export const MAX_SNIFF_HEADER_BYTES = 32 * 1024 * 1024;
 
-const LORA_NAME = /(^|\.)lora_(A|B|embedding_A|embedding_B)(\.|$)/;
+/** PEFT's factor names (lora_A.weight, lora_embedding_B, …) and mlx-lm's (`….lora_a`, `….lora_b`). */
+const LORA_NAME = /(^|\.)(lora_(A|B|embedding_A|embedding_B)(\.|$)|lora_[ab]$)/;
 
 function baseName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
@@ -33,6 +35,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function classifyJson(c: CandidateFile, json: unknown): RecognizedFile {
   if (!isObject(json)) return result(c, 'other_json', 'a JSON file that is not a configuration');
+  if (isMlxAdapterConfig(json)) {
+    const model = typeof json['model'] === 'string' ? json['model'] : null;
+    const type = typeof json['fine_tune_type'] === 'string' ? json['fine_tune_type'] : 'lora';
+    return result(c, 'adapter_config', `MLX adapter configuration (mlx-lm, ${type})${model ? ` for ${model}` : ''}`, { baseModel: model, detail: 'MLX' });
+  }
   if (typeof json['peft_type'] === 'string' || (typeof json['r'] === 'number' && 'target_modules' in json)) {
     const peftType = typeof json['peft_type'] === 'string' ? json['peft_type'] : 'LORA';
     const base = typeof json['base_model_name_or_path'] === 'string' ? json['base_model_name_or_path'] : null;
@@ -103,7 +110,9 @@ async function recognizeOne(c: CandidateFile): Promise<RecognizedFile> {
     if (!isObject(header)) return result(c, 'malformed_safetensors', 'a safetensors file whose header is not a JSON object');
     const names = Object.keys(header).filter((k) => k !== '__metadata__');
     const lora = names.filter((n) => LORA_NAME.test(n)).length;
-    if (lora > 0) return result(c, 'adapter_weights', `LoRA weights: ${names.length} tensors`, { detail: String(names.length) });
+    const meta = (header as Record<string, unknown>)['__metadata__'];
+    const mlx = (isObject(meta) && meta['format'] === 'mlx') || names.some((n) => /\.lora_[ab]$/.test(n));
+    if (lora > 0) return result(c, 'adapter_weights', `${mlx ? 'MLX LoRA weights (mlx-lm)' : 'LoRA weights'}: ${names.length} tensors`, { detail: String(names.length) });
     if (names.length === 0) return result(c, 'malformed_safetensors', 'a safetensors file with no tensors');
     return result(c, 'base_weights', `model weights without LoRA tensors (${names.length} tensors)`);
   }

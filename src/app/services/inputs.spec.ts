@@ -68,6 +68,31 @@ describe('selectInputs', () => {
     expect(s.problems.map((p) => [p.id, p.blocking])).toEqual([['several_adapters', false]]);
   });
 
+  test('an mlx_lm.lora folder: adapters.safetensors over its numbered checkpoints, with a note', () => {
+    const s = select([
+      rec('adapters/0000100_adapters.safetensors', 'adapter_weights'),
+      rec('adapters/adapter_config.json', 'adapter_config', { baseModel: 'mlx-community/Llama-3.2-1B-Instruct-4bit' }),
+      rec('adapters/adapters.safetensors', 'adapter_weights'),
+      rec('adapters/0001000_adapters.safetensors', 'adapter_weights'),
+    ]);
+    expect(s.adapter?.path).toBe('adapters/adapters.safetensors');
+    expect(s.baseModel).toBe('mlx-community/Llama-3.2-1B-Instruct-4bit');
+    expect(s.problems).toMatchObject([
+      { id: 'several_adapters', blocking: false, message: "Using adapters/adapters.safetensors, mlx-lm's final weights; the 2 numbered checkpoints beside it are not converted." },
+    ]);
+  });
+
+  test('mlx-lm checkpoints only: the latest step (by number, not by name order), with a note', () => {
+    const s = select([
+      rec('adapters/adapter_config.json', 'adapter_config'),
+      rec('adapters/0000900_adapters.safetensors', 'adapter_weights'),
+      rec('adapters/0001000_adapters.safetensors', 'adapter_weights'),
+      rec('adapters/0000100_adapters.safetensors', 'adapter_weights'),
+    ]);
+    expect(s.adapter?.path).toBe('adapters/0001000_adapters.safetensors');
+    expect(s.problems[0]!.message).toBe("No adapters.safetensors: using mlx-lm's latest checkpoint, adapters/0001000_adapters.safetensors (step 1000, of 3).");
+  });
+
   test('no base config: selection says which base the adapter names', () => {
     const s = select([
       rec('adapter_config.json', 'adapter_config', { baseModel: 'meta-llama/Llama-3.2-1B' }),

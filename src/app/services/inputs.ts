@@ -35,12 +35,28 @@ function depth(path: string): number {
   return path.split('/').length;
 }
 
-/** Prefer the canonical name, then the shallowest path, then path order. */
-function pick(files: RecognizedFile[], canonical: string): RecognizedFile | undefined {
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+/** mlx-lm's numbered checkpoints (`0000100_adapters.safetensors`): the step, else undefined. */
+export function mlxCheckpointStep(path: string): number | undefined {
+  const m = /^(\d+)_adapters\.safetensors$/.exec(baseName(path));
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * Prefer the canonical names in order (PEFT's, then mlx-lm's final adapters.safetensors), then
+ * mlx-lm's latest checkpoint, then the shallowest path, then path order.
+ */
+function pick(files: RecognizedFile[], ...canonical: string[]): RecognizedFile | undefined {
+  const rank = (f: RecognizedFile) => {
+    const i = canonical.findIndex((c) => baseName(f.path) === c);
+    return i >= 0 ? i : canonical.length;
+  };
   return [...files].sort((a, b) => {
-    const ca = a.path.endsWith(canonical) ? 0 : 1;
-    const cb = b.path.endsWith(canonical) ? 0 : 1;
-    return ca - cb || depth(a.path) - depth(b.path) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+    const steps = (mlxCheckpointStep(b.path) ?? -1) - (mlxCheckpointStep(a.path) ?? -1);
+    return rank(a) - rank(b) || steps || depth(a.path) - depth(b.path) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
   })[0];
 }
 
@@ -56,11 +72,23 @@ export function selectInputs(recognized: readonly RecognizedFile[], candidates: 
   // The adapter's weights: prefer the one beside the chosen config.
   const configDir = config ? config.path.slice(0, config.path.lastIndexOf('/') + 1) : '';
   const besideConfig = weights.filter((w) => w.path.startsWith(configDir) && !w.path.slice(configDir.length).includes('/'));
-  const adapter = pick(besideConfig.length ? besideConfig : weights, 'adapter_model.safetensors');
+  const adapter = pick(besideConfig.length ? besideConfig : weights, 'adapter_model.safetensors', 'adapter_model.bin', 'adapters.safetensors');
   // The base config: never the adapter's own folder's config if it is the adapter config itself (kinds differ anyway).
   const base = pick(bases, 'config.json');
 
-  if (weights.length > 1) {
+  const checkpoints = weights.filter((w) => mlxCheckpointStep(w.path) !== undefined && w !== adapter);
+  if (adapter && weights.length > 1 && checkpoints.length === weights.length - 1) {
+    // An mlx_lm.lora folder: the final adapters.safetensors (or the latest step) and its checkpoints.
+    const final = mlxCheckpointStep(adapter.path) === undefined;
+    problems.push({
+      id: 'several_adapters',
+      message: final
+        ? `Using ${adapter.path}, mlx-lm's final weights; the ${checkpoints.length} numbered checkpoint${checkpoints.length > 1 ? 's' : ''} beside it ${checkpoints.length > 1 ? 'are' : 'is'} not converted.`
+        : `No adapters.safetensors: using mlx-lm's latest checkpoint, ${adapter.path} (step ${mlxCheckpointStep(adapter.path)}, of ${weights.length}).`,
+      hint: 'To convert a particular checkpoint, drop only that file with adapter_config.json.',
+      blocking: false,
+    });
+  } else if (weights.length > 1) {
     problems.push({
       id: 'several_adapters',
       message: `Found ${weights.length} adapter weight files; using ${adapter!.path}.`,

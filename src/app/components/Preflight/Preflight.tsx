@@ -1,4 +1,4 @@
-import { OUTTYPES } from '../../../core/light';
+import { describeMlxLayers, OUTTYPES } from '../../../core/light';
 import type { ConversionPlan, OutType } from '../../../core';
 import { formatBytes, formatNumber } from '../../services/format';
 import { hasSavePicker, pickSaveTarget, PickerCancelled } from '../../services/save';
@@ -20,14 +20,15 @@ const DROPPABLE = new Set(['tied_head', 'not_applied_by_runtime']);
 
 function scalingText(plan: ConversionPlan): string {
   const scales = [...new Set(plan.modules.map((m) => m.peftScale))];
+  if (plan.adapter.mlx && scales.length <= 1) return `${formatNumber(plan.adapter.mlx.scale)} (mlx-lm's scale)`;
   const { r, loraAlpha, useRslora } = plan.adapter;
   const formula = useRslora ? `α/√r = ${formatNumber(loraAlpha)}/√${r}` : `α/r = ${formatNumber(loraAlpha)}/${r}`;
   if (scales.length <= 1) return `${formatNumber(scales[0] ?? (useRslora ? loraAlpha / Math.sqrt(r) : loraAlpha / r))} (${formula})`;
   return `${formatNumber(Math.min(...scales))} – ${formatNumber(Math.max(...scales))} (varies per module)`;
 }
 
-function targetText(t: ConversionPlan['adapter']['targetModules']): string {
-  if (t === null) return '—';
+function targetText(t: ConversionPlan['adapter']['targetModules'], mlx: boolean): string {
+  if (t === null) return mlx ? "mlx-lm's default: every linear layer of those blocks" : '—';
   if (typeof t === 'string') return `pattern ${t}`;
   return t.join(', ');
 }
@@ -77,20 +78,36 @@ export function Preflight() {
             <dd data-testid="gguf-architecture">{plan.ggufArchitecture}</dd>
           </div>
           <div>
+            <dt>Written by</dt>
+            <dd data-testid="adapter-format">{plan.adapter.mlx ? 'MLX adapter (mlx-lm)' : 'PEFT'}</dd>
+          </div>
+          <div>
             <dt>Rank (r)</dt>
             <dd data-testid="rank">{plan.adapter.r}</dd>
           </div>
-          <div>
-            <dt>Alpha (α)</dt>
-            <dd data-testid="alpha">{formatNumber(plan.adapter.loraAlpha)}</dd>
-          </div>
+          {plan.adapter.mlx ? (
+            <div>
+              <dt>Scale (mlx-lm)</dt>
+              <dd data-testid="alpha">
+                {formatNumber(plan.adapter.mlx.scale)} (written as α = scale × r = {formatNumber(plan.adapter.loraAlpha)})
+              </dd>
+            </div>
+          ) : (
+            <div>
+              <dt>Alpha (α)</dt>
+              <dd data-testid="alpha">{formatNumber(plan.adapter.loraAlpha)}</dd>
+            </div>
+          )}
           <div>
             <dt>Effective scaling</dt>
             <dd data-testid="scaling">{scalingText(plan)}</dd>
           </div>
           <div>
             <dt>Layers with LoRA</dt>
-            <dd data-testid="layers">{plan.adapter.layers}</dd>
+            <dd data-testid="layers">
+              {plan.adapter.layers}
+              {plan.adapter.mlx && ` — ${describeMlxLayers(plan.adapter.mlx)}`}
+            </dd>
           </div>
           <div>
             <dt>Output tensors</dt>
@@ -102,7 +119,7 @@ export function Preflight() {
           </div>
           <div style={{ gridColumn: '1 / -1' }}>
             <dt>Target modules</dt>
-            <dd data-testid="targets">{targetText(plan.adapter.targetModules)}</dd>
+            <dd data-testid="targets">{targetText(plan.adapter.targetModules, !!plan.adapter.mlx)}</dd>
           </div>
         </dl>
       </section>

@@ -19,7 +19,7 @@ export interface TensorRow {
 export function tensorRows(plan: ConversionPlan): TensorRow[] {
   return plan.tensors.map((t) => ({
     gguf: t.name,
-    sources: t.parts.map((p) => p.source),
+    sources: t.parts.map((p) => plan.sourceNames?.[p.source] ?? p.source),
     shape: [...t.ne].reverse().join(' × '),
     dtypeIn: t.sourceDtype,
     dtypeOut: t.type,
