@@ -12,6 +12,7 @@ import { lookupBaseConfig } from '../../src/core';
 import { runCli } from '../../cli/main';
 import { BIN_FIXTURE_BASE, FIXTURES, REFERENCE } from '../helpers/fixtures';
 import { referenceBaseRepo, referenceCaseRepo, startFakeHub, type FakeHub } from '../helpers/fake-hub';
+import { peftToMlx } from '../helpers/mlx';
 import { readGguf } from '../helpers/gguf-read';
 import { buildSafetensors, type BuildTensor } from '../helpers/safetensors-build';
 
@@ -44,8 +45,20 @@ function withBase(baseId: string): Record<string, Uint8Array | string> {
   };
 }
 
+/** The llama fixture as mlx-lm would have saved it, trained on `${ORG}/tiny-llama-base`. */
+function mlxRepoFiles(): Record<string, Uint8Array | string> {
+  const mlx = peftToMlx(
+    readFileSync(join(LLAMA_INPUT, 'adapter_config.json'), 'utf8'),
+    new Uint8Array(readFileSync(join(LLAMA_INPUT, 'adapter_model.safetensors'))),
+    readFileSync(LLAMA_BASE_CONFIG, 'utf8'),
+    { model: `${ORG}/tiny-llama-base` },
+  );
+  return { 'adapter_config.json': mlx.config, 'adapters.safetensors': mlx.weights, '0000100_adapters.safetensors': 'a checkpoint, not read' };
+}
+
 beforeAll(async () => {
   hub = await startFakeHub([
+    { id: `${ORG}/mlx-lora`, files: mlxRepoFiles() },
     referenceCaseRepo('llama_bf16_f16', `${ORG}/llama-lora`),
     referenceCaseRepo('llama_bf16_f16', `${ORG}/gated-lora`, { gated: true }),
     referenceCaseRepo('llama_bf16_f16', `${ORG}/checkpoints`, { subfolder: 'runs/a/checkpoint-10', refs: ['v1'] }),
@@ -84,6 +97,18 @@ describe('lora2gguf hf:owner/repo', () => {
     expect(served).toBeGreaterThanOrEqual(size);
     expect(served).toBeLessThan(size * 1.5);
     expect(hub.requests.filter((q) => q.path.includes('adapter_model.safetensors')).every((q) => q.range !== null)).toBe(true);
+  });
+
+  it("an mlx-lm adapter on the Hub: adapters.safetensors by ranges, the base from the config's model, the PEFT conversion's bytes", async () => {
+    const expected = await localOutput('mlx-lora');
+    const cwd = freshDir();
+    const r = await cli([`hf:${ORG}/mlx-lora`, '--outtype', 'f16', '--json'], cwd, { HF_ENDPOINT: hub.url });
+    expect(r.code, r.out + r.err).toBe(0);
+    const summary = JSON.parse(r.out) as { outfile: string; hub: { file: string }; baseConfig: { origin: string; source: string } };
+    expect(summary.hub.file).toBe('adapters.safetensors');
+    expect(summary.baseConfig.origin).toBe('hub');
+    expect(summary.baseConfig.source).toContain(`${ORG}/tiny-llama-base`);
+    expect(new Uint8Array(readFileSync(summary.outfile))).toEqual(expected);
   });
 
   it('takes a subfolder and a revision, a pasted URL, and --hub-endpoint over HF_ENDPOINT', async () => {

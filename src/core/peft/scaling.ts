@@ -112,6 +112,19 @@ export function peftScaling(config: AdapterConfig, moduleName: string, tensorRan
 /** Warnings about the adapter's scaling as a whole (once per plan, not per module). */
 export function scalingWarnings(config: AdapterConfig): Diagnostic[] {
   const out: Diagnostic[] = [];
+  if (config.mlx) {
+    if (config.mlx.scale === 0) {
+      out.push({
+        code: 'zero_alpha',
+        message:
+          'adapter_config.json (mlx-lm) has lora_parameters.scale 0: mlx-lm applies no update. llama.cpp reads an alpha of 0 as "no alpha" (scale 1), so the converter folds the 0 into lora_b to keep the result exact.',
+        hint: 'If the adapter was meant to have an effect, the config is probably wrong: check lora_parameters.scale.',
+      });
+    } else if (config.mlx.scale < 0) {
+      out.push({ code: 'negative_alpha', message: `adapter_config.json (mlx-lm) has a negative lora_parameters.scale (${config.mlx.scale}): the update is applied with a negative scale, which is unusual.` });
+    }
+    return out;
+  }
   if (config.loraAlpha === 0) {
     out.push({
       code: 'zero_alpha',
