@@ -4,13 +4,13 @@
  * recognised, described in the preflight, converted to the PEFT conversion's bytes, and its link
  * records the format; a DoRA one is refused in words.
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { REFERENCE } from '../test/helpers/fixtures';
-import { peftToMlx } from '../test/helpers/mlx';
+import { peftToMlx, writeSafetensors } from '../test/helpers/mlx';
 import { bytesEqual, expectedBytes, FAKE_PICKER, readSaved, startHarness, type Harness } from './harness';
 
 let h: Harness;
@@ -26,10 +26,14 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-/** An mlx_lm.lora output folder named `name`, with the base's config.json in base/. */
+/**
+ * An mlx_lm.lora output folder named `name`, with the base model as an mlx-community download
+ * beside the adapter files (config.json with its quantization block, quantized weights, tokenizer).
+ */
 function mlxFolder(name: string, fineTuneType: 'lora' | 'dora' = 'lora'): string {
   const dir = join(scratch, name);
-  mkdirSync(join(dir, 'base'), { recursive: true });
+  const model = join(dir, 'Tiny-Llama-4bit');
+  mkdirSync(model, { recursive: true });
   const mlx = peftToMlx(
     readFileSync(join(CASE, 'adapter_config.json'), 'utf8'),
     new Uint8Array(readFileSync(join(CASE, 'adapter_model.safetensors'))),
@@ -39,7 +43,13 @@ function mlxFolder(name: string, fineTuneType: 'lora' | 'dora' = 'lora'): string
   writeFileSync(join(dir, 'adapter_config.json'), mlx.config);
   writeFileSync(join(dir, 'adapters.safetensors'), mlx.weights);
   writeFileSync(join(dir, '0000100_adapters.safetensors'), mlx.weights);
-  cpSync(join(CASE, 'base', 'config.json'), join(dir, 'base', 'config.json'));
+  const config = JSON.parse(readFileSync(join(CASE, 'base', 'config.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(model, 'config.json'), JSON.stringify({ ...config, quantization: { group_size: 64, bits: 4 } }));
+  writeFileSync(
+    join(model, 'model.safetensors'),
+    writeSafetensors([{ name: 'model.layers.0.self_attn.q_proj.weight', dtype: 'U32', shape: [8, 8], data: new Uint8Array(256) }], { format: 'mlx' }),
+  );
+  writeFileSync(join(model, 'tokenizer.json'), JSON.stringify({ version: '1.0', added_tokens: [], model: { type: 'BPE' }, normalizer: null }));
   return dir;
 }
 
@@ -54,7 +64,7 @@ async function open(dir: string): Promise<{ page: Page; errors: string[] }> {
 }
 
 describe('MLX adapters in the page', () => {
-  test('an mlx_lm.lora folder converts to the PEFT conversion’s bytes; the preflight says what it is; the link records it', async () => {
+  test('an mlx_lm.lora folder with its mlx-community base converts to the PEFT conversion’s bytes; the preflight says what it is; the link records it', async () => {
     const dir = mlxFolder('my-mlx-lora');
     const { page, errors } = await open(dir);
     try {
