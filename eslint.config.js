@@ -4,7 +4,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-cli/', 'node_modules/', '.tsbuild/', 'test/fixtures/', 'public/', 'coverage/', 'dev-dist/'] },
+  { ignores: ['dist/', 'dist-cli/', 'node_modules/', '.tsbuild/', 'test/fixtures/', 'public/**/*', '!public/download-sw.js', 'coverage/', 'dev-dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -14,6 +14,11 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
+  },
+  {
+    // The service worker's streamed-download extension (plain JavaScript, served as is).
+    files: ['public/download-sw.js'],
+    languageOptions: { globals: globals.serviceworker },
   },
   {
     // Node scripts in plain JavaScript (the bin, the CLI bundler).

@@ -12,6 +12,8 @@ import type { VitePWAOptions } from 'vite-plugin-pwa';
  *   a cache.
  * - Navigations to any URL of the app (with a query or a `#v=1&…` link fragment) are answered
  *   with the cached index.html, so shared links open offline.
+ * - public/download-sw.js, imported into the service worker, streams a conversion's output as a
+ *   download where the browser has neither the save dialog nor room in its private storage.
  * - registerType 'prompt': a new version waits until the user clicks "Reload" in the update
  *   toast (src/app/pwa); the page is never swapped silently, and never during a conversion.
  */
@@ -46,6 +48,9 @@ export const pwaOptions: Partial<VitePWAOptions> = {
     // Source maps are left out: only devtools fetch them.
     globPatterns: ['**/*.{js,css,html,svg,png,webmanifest}', 'sample/**/*.{json,safetensors}'],
     navigateFallback: 'index.html',
+    // Streamed downloads (public/download-sw.js): the service worker answers these itself.
+    navigateFallbackDenylist: [/^\/__lora2gguf_download__\//],
+    importScripts: ['download-sw.js'],
     cleanupOutdatedCaches: true,
     // The first service worker takes the open page at once (so it works offline right away);
     // later versions wait for the user's click (skipWaiting is sent by the update toast).

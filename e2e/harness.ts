@@ -83,6 +83,10 @@ export const FAKE_PICKER = `
 
 /** Remove the save picker: the app must take the OPFS + download path. */
 export const NO_PICKER = `delete window.showSaveFilePicker; delete Window.prototype.showSaveFilePicker;`;
+/** Remove the origin-private file system (as in WebKit builds without it, or a private window). */
+export const NO_OPFS = `delete StorageManager.prototype.getDirectory;`;
+/** Remove service workers from the page's view (as in private windows of some browsers). */
+export const NO_SW = `delete Navigator.prototype.serviceWorker;`;
 
 /** Read a file the fake picker created back from OPFS, as bytes. */
 export async function readSaved(page: Page, name: string): Promise<Uint8Array> {
@@ -147,7 +151,7 @@ export const BIG_LAYERS = 6;
 const RANK = 256;
 
 /** A big Llama adapter, BF16 zeros, written sparsely (header, then the file extended). */
-export function writeBigAdapter(dir: string): number {
+export function writeBigAdapter(dir: string, layers = BIG_LAYERS): number {
   mkdirSync(join(dir, 'base'), { recursive: true });
   const modules: [string, number, number][] = [
     ['self_attn.q_proj', HIDDEN, HIDDEN],
@@ -160,7 +164,7 @@ export function writeBigAdapter(dir: string): number {
   ];
   const header: Record<string, unknown> = {};
   let at = 0;
-  for (let l = 0; l < BIG_LAYERS; l++) {
+  for (let l = 0; l < layers; l++) {
     for (const [m, inDim, outDim] of modules) {
       for (const [suffix, shape] of [
         ['lora_A', [RANK, inDim]],
@@ -197,7 +201,7 @@ export function writeBigAdapter(dir: string): number {
       model_type: 'llama',
       hidden_size: HIDDEN,
       intermediate_size: FFN,
-      num_hidden_layers: BIG_LAYERS,
+      num_hidden_layers: layers,
       num_attention_heads: 32,
       num_key_value_heads: 32,
       vocab_size: 32000,

@@ -2,7 +2,8 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './app/components/App/App';
 import './app/global.css';
-import { cleanupTempFiles, getTempFile, holdTempLock, removePickedIfEmpty, removeTempFile } from './app/services/save';
+import { abortStreamDownload, cleanupTempFiles, getTempFile, holdTempLock, removePickedIfEmpty, removeTempFile } from './app/services/save';
+import { probeSavePaths } from './app/services/save-paths';
 import { createWorkerConverter } from './app/services/worker-bridge';
 import { createAppStore, setAppStore } from './app/state/store';
 import { registerPwa } from './app/pwa/register';
@@ -13,6 +14,7 @@ const converter = createWorkerConverter();
 const store = createAppStore(converter, {
   holdTempLock,
   removePickedIfEmpty,
+  abortStreamDownload,
   getTempFile,
   removeTempFile,
   createObjectURL: (file) => URL.createObjectURL(file),
@@ -21,6 +23,12 @@ const store = createAppStore(converter, {
 });
 setAppStore(store);
 setHubConverter(converter);
+
+// What this browser can save with, probed now (not at Convert), and again when a service worker
+// takes control (the streamed download needs one).
+const probe = () => void probeSavePaths().then((p) => store.getState().setSavePaths(p), () => undefined);
+probe();
+navigator.serviceWorker?.addEventListener('controllerchange', probe);
 
 // Temporary outputs of tabs that were closed before their download finished.
 void cleanupTempFiles().catch(() => undefined);

@@ -15,10 +15,11 @@ import {
   resolveBaseConfig,
   simdAvailable,
   type ByteSource,
+  type ConversionPlan,
   type InspectInput,
   type InspectOptions,
 } from '../src/core';
-import { blobSource, syncHandleSink, writableSink, type FlushableSink } from './file-io';
+import { blobSource, memorySink, streamSink, syncHandleSink, writableSink, type FlushableSink, type PortLike } from './file-io';
 import type { ConversionInputs, ConverterApi, ConvertResult, HubAdapterSource, HubOpened, SaveTarget, WorkerProgress } from './protocol';
 import { registerErrorTransfer } from './protocol';
 import { recognizeFiles, MAX_CONFIG_BYTES } from './recognize';
@@ -74,9 +75,14 @@ async function readInputs(inputs: ConversionInputs): Promise<InspectInput> {
 
 interface OpenedTarget {
   sink: FlushableSink;
-  /** Flush and close; the file as now on disk. */
-  commit(): Promise<File>;
-  /** Leave nothing behind: abort the writable / remove the temporary file. Never throws. */
+  /**
+   * Flush and close. `check`: what to read the header back from (the file, or for a streamed
+   * download the header bytes it sent); `size`: the bytes written; `blob`: the output kept in memory.
+   */
+  commit(): Promise<{ check: Blob; size: number; blob?: Blob }>;
+  /** After the header was verified: complete a streamed download. */
+  done?(): void;
+  /** Leave nothing behind: abort the writable / remove the temporary file / fail the download. Never throws. */
   discard(): Promise<void>;
 }
 
@@ -94,7 +100,29 @@ async function removeIfEmpty(handle: FileSystemFileHandle): Promise<void> {
   }
 }
 
-async function openTarget(target: SaveTarget): Promise<OpenedTarget> {
+async function openTarget(target: SaveTarget, plan: ConversionPlan): Promise<OpenedTarget> {
+  if (target.kind === 'stream') {
+    const sink = streamSink(target.port as unknown as PortLike, plan.headerBytes);
+    return {
+      sink,
+      commit: async () => ({ check: new Blob([sink.header() as Uint8Array<ArrayBuffer>]), size: sink.bytesWritten }),
+      done: () => sink.finish(),
+      async discard() {
+        sink.fail('the conversion stopped');
+      },
+    };
+  }
+  if (target.kind === 'memory') {
+    const sink = memorySink();
+    return {
+      sink,
+      async commit() {
+        const blob = sink.blob();
+        return { check: blob, size: blob.size, blob };
+      },
+      discard: async () => undefined,
+    };
+  }
   if (target.kind === 'handle') {
     const handle = target.handle;
     // The picker creates an empty file; a non-empty one existed before and must survive a failure untouched.
@@ -108,7 +136,8 @@ async function openTarget(target: SaveTarget): Promise<OpenedTarget> {
         await sink.flush();
         await writable.close();
         closed = true;
-        return handle.getFile();
+        const file = await handle.getFile();
+        return { check: file, size: file.size };
       },
       async discard() {
         // Nothing reaches the file before close(); abort() drops the pending data.
@@ -131,7 +160,8 @@ async function openTarget(target: SaveTarget): Promise<OpenedTarget> {
       access.flush();
       access.close();
       open = false;
-      return fileHandle.getFile();
+      const file = await fileHandle.getFile();
+      return { check: file, size: file.size };
     },
     async discard() {
       if (open) {
@@ -168,7 +198,7 @@ const api: ConverterApi = {
         plan = await inspect(await readInputs(inputs), options);
         // Refuse before the target is touched.
         assertConvertible(plan);
-        opened = await openTarget(target);
+        opened = await openTarget(target, plan);
       } catch (e) {
         // The save picker created an empty file: take it away again, nothing was written.
         if (target.kind === 'handle') await removeIfEmpty(target.handle);
@@ -204,10 +234,13 @@ const api: ConverterApi = {
           },
           true,
         );
+        const verified = await verifyOutput(written.check, plan, written.size);
+        opened.done?.();
         return {
-          ...(await verifyOutput(written, plan)),
+          ...verified,
           kernels: simdAvailable() ? 'simd' : 'js',
           nonFinite: converted.nonFinite.map((t) => ({ tensor: t.tensor, count: t.count })),
+          ...(written.blob ? { blob: written.blob } : {}),
         };
       } catch (e) {
         await opened.discard();

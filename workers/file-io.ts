@@ -90,3 +90,102 @@ export function syncHandleSink(handle: SyncHandleLike): FlushableSink {
     flush: () => Promise.resolve(),
   };
 }
+
+/** The part of a MessagePort the stream sink needs (tests pass a MessageChannel's port). */
+export interface PortLike {
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+  onmessage: ((event: MessageEvent) => void) | null;
+}
+
+/** How long the browser may take to start a streamed download before the conversion gives up. */
+export const FIRST_PULL_MS = 30_000;
+
+/**
+ * A sink feeding a download streamed by the service worker (public/download-sw.js): each chunk
+ * is sent only when the download's stream asks for one (a `pull`), so the worker never runs
+ * ahead of the disk; the chunk is copied (the converter reuses its buffers) and the copy
+ * transferred. The header's first bytes are kept, to verify them before the download is
+ * completed with `finish()`; `fail()` makes the browser fail the download (no partial file).
+ */
+export function streamSink(port: PortLike, headerBytes: number, firstPullMs = FIRST_PULL_MS): FlushableSink & {
+  finish(): void;
+  fail(message: string): void;
+  header(): Uint8Array;
+  readonly bytesWritten: number;
+} {
+  let pulls = 0;
+  let pulled = false;
+  let cancelled = false;
+  let wake: (() => void) | null = null;
+  port.onmessage = (e: MessageEvent) => {
+    const type = (e.data as { type?: string } | null)?.type;
+    if (type === 'pull') {
+      pulls++;
+      pulled = true;
+    } else if (type === 'cancel') {
+      cancelled = true;
+    }
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const turn = async () => {
+    while (pulls === 0 && !cancelled) {
+      const waited = new Promise<boolean>((resolve) => {
+        wake = () => resolve(true);
+        if (!pulled) setTimeout(() => resolve(false), firstPullMs);
+      });
+      if (!(await waited) && !pulled) {
+        throw new ConversionError(
+          'io',
+          `The browser did not start the download within ${Math.round(firstPullMs / 1000)} s.`,
+          {},
+          'Allow this site to download files (the browser may have asked), then convert again.',
+        );
+      }
+    }
+    if (cancelled) throw new ConversionError('aborted', 'The download was cancelled in the browser; nothing was kept.');
+    pulls--;
+  };
+  const head = new Uint8Array(headerBytes);
+  let headAt = 0;
+  let written = 0;
+  return {
+    async write(chunk) {
+      if (headAt < headerBytes) {
+        const n = Math.min(headerBytes - headAt, chunk.byteLength);
+        head.set(chunk.subarray(0, n), headAt);
+        headAt += n;
+      }
+      await turn();
+      const copy = chunk.slice();
+      port.postMessage({ type: 'chunk', buffer: copy.buffer }, [copy.buffer]);
+      written += chunk.byteLength;
+    },
+    flush: () => Promise.resolve(),
+    finish() {
+      port.postMessage({ type: 'done' });
+    },
+    fail(message) {
+      port.postMessage({ type: 'error', message });
+    },
+    header: () => head.subarray(0, headAt),
+    get bytesWritten() {
+      return written;
+    },
+  };
+}
+
+/** A sink keeping the output in memory as a Blob (the last rung, for outputs under a stated limit). */
+export function memorySink(): FlushableSink & { blob(): Blob } {
+  const parts: Blob[] = [];
+  return {
+    write(chunk) {
+      // A Blob per chunk: the browser owns the bytes (and may keep them out of the worker's heap).
+      parts.push(new Blob([chunk as Uint8Array<ArrayBuffer>]));
+      return Promise.resolve();
+    },
+    flush: () => Promise.resolve(),
+    blob: () => new Blob(parts, { type: 'application/octet-stream' }),
+  };
+}

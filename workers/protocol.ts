@@ -88,7 +88,16 @@ export interface HubOpened {
 }
 
 /** Where the worker writes: a file the user picked, or a temporary file in the origin-private file system. */
-export type SaveTarget = { kind: 'handle'; handle: FileSystemFileHandle } | { kind: 'opfs'; directory: string; name: string };
+/**
+ * Where the worker writes (src/app/services/save-paths.ts picks the rung): the picked file; a
+ * temporary file in the origin-private file system; a download streamed through the service
+ * worker (`port` is the data port of public/download-sw.js's protocol); or a Blob in memory.
+ */
+export type SaveTarget =
+  | { kind: 'handle'; handle: FileSystemFileHandle }
+  | { kind: 'opfs'; directory: string; name: string }
+  | { kind: 'stream'; port: MessagePort; name: string; id: string }
+  | { kind: 'memory'; name: string };
 
 export interface WorkerProgress {
   phase: 'writing' | 'verifying';
@@ -116,6 +125,8 @@ export interface ConvertResult {
   kernels?: 'simd' | 'js';
   /** Tensors whose NaN/Inf values were kept (with keepNonFinite). */
   nonFinite?: { tensor: string; count: number }[];
+  /** The output itself, for a conversion kept in memory (target kind 'memory'). */
+  blob?: Blob;
 }
 
 export interface ConverterApi {

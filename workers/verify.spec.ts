@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { bytesSource, convert, inspect, MemorySink, type ConversionError } from '../src/core';
 import { caseInput, referenceCases } from '../test/helpers/fixtures';
-import { blobSource, syncHandleSink, writableSink } from './file-io';
+import { blobSource, memorySink, streamSink, syncHandleSink, writableSink, type PortLike } from './file-io';
 import { verifyOutput } from './verify';
 
 async function converted(caseName: string, outtype: 'f16' | 'q8_0' | 'f32') {
@@ -52,6 +52,15 @@ describe('verifyOutput (read back with @huggingface/gguf)', () => {
   });
 });
 
+describe('verifyOutput of a streamed download: the header it sent, and the count', () => {
+  test('the header bytes alone verify, with the size the stream sent; a short stream does not', async () => {
+    const { plan, bytes } = await converted('llama_bf16_f16', 'f16');
+    const header = new Blob([bytes.slice(0, plan.headerBytes) as Uint8Array<ArrayBuffer>]);
+    expect((await verifyOutput(header, plan, bytes.byteLength)).size).toBe(bytes.byteLength);
+    await expect(verifyOutput(header, plan, bytes.byteLength - 1)).rejects.toMatchObject({ code: 'io' });
+  });
+});
+
 describe('worker sinks and sources', () => {
   test('writableSink hands each chunk to the writable, in order, and passes its failures on', async () => {
     const got: number[][] = [];
@@ -99,5 +108,75 @@ describe('worker sinks and sources', () => {
     const src = blobSource(new Blob([Uint8Array.of(0, 1, 2, 3, 4, 5, 6, 7)]));
     expect(Array.from(await src.read(2, 3))).toEqual([2, 3, 4]);
     await expect(src.read(6, 4)).rejects.toThrow(RangeError);
+  });
+
+  /**
+   * The service worker's end of a streamed download (public/download-sw.js's protocol): it
+   * records what arrives and pulls when told to.
+   */
+  function fakeServiceWorker() {
+    const { port1, port2 } = new MessageChannel();
+    const got: { type: string; bytes?: number[]; message?: string }[] = [];
+    port1.onmessage = (e: MessageEvent) => {
+      const m = e.data as { type: string; buffer?: ArrayBuffer; message?: string };
+      got.push(m.buffer ? { type: m.type, bytes: [...new Uint8Array(m.buffer)] } : { type: m.type, ...(m.message ? { message: m.message } : {}) });
+    };
+    const settle = () => new Promise((r) => setTimeout(r, 20));
+    return { port: port2 as unknown as PortLike, got, pull: () => port1.postMessage({ type: 'pull' }), cancel: () => port1.postMessage({ type: 'cancel' }), settle, close: () => port1.close() };
+  }
+
+  test('streamSink sends a chunk only when the download pulls one (backpressure), copies it, and keeps the header', async () => {
+    const sw = fakeServiceWorker();
+    const sink = streamSink(sw.port, 3);
+    const chunk = Uint8Array.of(1, 2);
+    let done = false;
+    const first = sink.write(chunk).then(() => (done = true));
+    await sw.settle();
+    expect(done).toBe(false);
+    expect(sw.got).toEqual([]);
+    sw.pull();
+    await first;
+    // The converter reuses its chunk: the one sent is a copy, the caller's buffer is intact.
+    chunk[0] = 9;
+    sw.pull();
+    await sink.write(Uint8Array.of(3, 4));
+    expect(Array.from(sink.header())).toEqual([1, 2, 3]);
+    expect(sink.bytesWritten).toBe(4);
+    sink.finish();
+    await sw.settle();
+    expect(sw.got).toEqual([
+      { type: 'chunk', bytes: [1, 2] },
+      { type: 'chunk', bytes: [3, 4] },
+      { type: 'done' },
+    ]);
+    sw.close();
+  });
+
+  test('streamSink: the download cancelled in the browser stops the conversion; fail() fails the download', async () => {
+    const sw = fakeServiceWorker();
+    const sink = streamSink(sw.port, 0);
+    const write = sink.write(Uint8Array.of(1));
+    sw.cancel();
+    await expect(write).rejects.toMatchObject({ code: 'aborted' });
+    sink.fail('disk gone');
+    await sw.settle();
+    expect(sw.got).toEqual([{ type: 'error', message: 'disk gone' }]);
+    sw.close();
+  });
+
+  test('streamSink: a download the browser never starts is an io error after the first-pull timeout', async () => {
+    const sw = fakeServiceWorker();
+    const sink = streamSink(sw.port, 0, 50);
+    await expect(sink.write(Uint8Array.of(1))).rejects.toMatchObject({ code: 'io', message: expect.stringMatching(/did not start the download/) });
+    sw.close();
+  });
+
+  test('memorySink keeps every chunk, in order, in one Blob', async () => {
+    const sink = memorySink();
+    const chunk = Uint8Array.of(1, 2);
+    await sink.write(chunk);
+    chunk[0] = 9;
+    await sink.write(Uint8Array.of(3));
+    expect(Array.from(new Uint8Array(await sink.blob().arrayBuffer()))).toEqual([1, 2, 3]);
   });
 });

@@ -55,9 +55,13 @@ function mismatch(what: string): ConversionError {
   );
 }
 
-/** Parse `file`'s header and compare it with `plan`; returns the summary shown on the result page. */
-export async function verifyOutput(file: Blob, plan: ConversionPlan): Promise<ConvertResult> {
-  if (file.size !== plan.totalBytes) throw mismatch(`its size is ${file.size} bytes, the plan says ${plan.totalBytes}`);
+/**
+ * Parse `file`'s header and compare it with `plan`; returns the summary shown on the result page.
+ * `size`: the bytes written (default the file's size; a streamed download passes its header bytes
+ * as `file` and the count it sent).
+ */
+export async function verifyOutput(file: Blob, plan: ConversionPlan, size = file.size): Promise<ConvertResult> {
+  if (size !== plan.totalBytes) throw mismatch(`its size is ${size} bytes, the plan says ${plan.totalBytes}`);
   let parsed;
   try {
     // The URL is never fetched: the custom fetch serves the Blob. It must look like http(s) for the parser.
@@ -84,5 +88,5 @@ export async function verifyOutput(file: Blob, plan: ConversionPlan): Promise<Co
     if (Number(info.offset) !== t.offset) throw mismatch(`${t.name} is at offset ${info.offset}, expected ${t.offset}`);
   });
   if (Number(parsed.tensorDataOffset) !== plan.headerBytes) throw mismatch(`tensor data starts at ${parsed.tensorDataOffset}, expected ${plan.headerBytes}`);
-  return { size: file.size, tensorCount: parsed.tensorInfos.length, ggufVersion: Number(metadata['version']), keys };
+  return { size, tensorCount: parsed.tensorInfos.length, ggufVersion: Number(metadata['version']), keys };
 }

@@ -48,6 +48,8 @@ export const ERROR_CODES = [
   'not_found',
   /** The user cancelled. */
   'aborted',
+  /** The browser offers no way to save the output (no save dialog, no room in private storage, no service worker, too big for memory). */
+  'save_unavailable',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

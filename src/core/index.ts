@@ -16,6 +16,7 @@ export type { ByteSource, ByteSink } from './io';
 export type { GgmlTypeName } from './tensor/encode';
 export { parseAdapterConfig, parseBaseConfig } from './peft/config';
 export { isMlxAdapterConfig, parseMlxInfo } from './mlx/adapter';
+export { describeMlxAdapter, describeMlxLayers } from './mlx/describe';
 export type { MlxAdapterInfo } from './mlx/adapter';
 export type { AdapterConfig, BaseConfig } from './peft/config';
 export { FAMILIES, supportedArchitectures } from './arch/registry';

@@ -9,7 +9,6 @@ export { OUTTYPES } from './outtype';
 export type { OutType, OutTypeOption } from './outtype';
 export { defaultOutputFileName } from './naming';
 export { lookupBaseConfig } from './catalogue/lookup';
-export { describeMlxAdapter, describeMlxLayers } from './mlx/describe';
 export {
   parseHubRef,
   formatHubRef,

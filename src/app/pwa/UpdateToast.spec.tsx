@@ -19,6 +19,7 @@ const converter: Converter = {
 const app = createAppStore(converter, {
   holdTempLock: () => () => undefined,
     removePickedIfEmpty: async () => undefined,
+    abortStreamDownload: () => undefined,
   getTempFile: async () => new File([], 'x'),
   removeTempFile: async () => undefined,
   createObjectURL: () => 'blob:x',

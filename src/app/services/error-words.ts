@@ -98,6 +98,10 @@ export const ERROR_WORDS: Record<ErrorCode, ErrorWords> = {
     title: 'Not found on the Hugging Face Hub',
     todo: 'Check the repository id, the sub-folder and the revision (branch, tag or commit).',
   },
+  save_unavailable: {
+    title: 'This browser cannot save the file here',
+    todo: 'Use a normal window of a current browser, free some disk space, choose a smaller output type, or use the command-line tool.',
+  },
   aborted: {
     title: 'Conversion cancelled',
     todo: 'Nothing was written. Convert again whenever you like.',

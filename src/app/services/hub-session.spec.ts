@@ -57,6 +57,7 @@ function setup(gated = false, baseFound = true) {
   const store = createAppStore(fake.converter, {
     holdTempLock: () => () => undefined,
     removePickedIfEmpty: async () => undefined,
+    abortStreamDownload: () => undefined,
     getTempFile: async () => new File([], 'x'),
     removeTempFile: async () => undefined,
     createObjectURL: () => 'blob:x',

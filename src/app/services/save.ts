@@ -7,6 +7,7 @@
  * closed tab and is removed at start.
  */
 import type { SaveTarget } from '../../../workers/protocol';
+import type { SaveRung } from './save-paths';
 
 /** The OPFS folder for temporary outputs. */
 export const TEMP_DIR = 'lora2gguf-tmp';
@@ -28,9 +29,58 @@ export class PickerCancelled extends Error {
   override readonly name = 'PickerCancelled';
 }
 
+/** Where the streamed download is served by the service worker (public/download-sw.js). */
+export const DOWNLOAD_PREFIX = '/__lora2gguf_download__/';
+
 /**
- * Ask where to save. Call first thing in the click handler: the picker needs the user's gesture.
- * Resolves to an OPFS target when the browser has no save picker.
+ * Register a streamed download with the service worker and start it: the returned port is the
+ * data port for the conversion worker (its other end is in the service worker).
+ */
+export async function startStreamDownload(name: string, size: number, w: Window = window): Promise<{ port: MessagePort; id: string }> {
+  const controller = w.navigator.serviceWorker?.controller;
+  if (!controller) throw new DOMException('The service worker that streams downloads is not in control.', 'InvalidStateError');
+  const id = crypto.randomUUID();
+  const data = new MessageChannel();
+  const ack = new MessageChannel();
+  const registered = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new DOMException('The service worker did not answer.', 'InvalidStateError')), 3000);
+    ack.port1.onmessage = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+  controller.postMessage({ type: 'lora2gguf-download', id, name, size }, [data.port1, ack.port2]);
+  await registered;
+  // A navigation (not an <a download> click, which Chromium does not route through service
+  // workers) in a hidden same-origin frame: the service worker answers it with an attachment.
+  const frame = w.document.createElement('iframe');
+  frame.hidden = true;
+  frame.src = `${DOWNLOAD_PREFIX}${encodeURIComponent(id)}/${encodeURIComponent(name)}`;
+  w.document.body.append(frame);
+  // The frame is only the download's starter; remove it once the download has surely begun.
+  setTimeout(() => frame.remove(), 60_000);
+  return { port: data.port2, id };
+}
+
+/** Fail a streamed download whose conversion worker died (the browser then keeps no partial file). */
+export function abortStreamDownload(id: string, w: Window = window): void {
+  w.navigator.serviceWorker?.controller?.postMessage({ type: 'lora2gguf-download-abort', id });
+}
+
+/**
+ * Where to save, by the rung the ladder chose (src/app/services/save-paths.ts). Call first thing
+ * in the click handler: the save dialog needs the user's gesture.
+ */
+export async function saveTargetFor(rung: SaveRung, suggestedName: string, size: number, w: Window = window): Promise<SaveTarget> {
+  if (rung === 'storage') return { kind: 'opfs', directory: TEMP_DIR, name: `${crypto.randomUUID()}.gguf` };
+  if (rung === 'memory') return { kind: 'memory', name: suggestedName };
+  if (rung === 'stream') return { kind: 'stream', name: suggestedName, ...(await startStreamDownload(suggestedName, size, w)) };
+  return pickSaveTarget(suggestedName, w);
+}
+
+/**
+ * Ask where to save with the save dialog. Resolves to an OPFS target when the browser has no
+ * save picker.
  */
 export async function pickSaveTarget(suggestedName: string, w: Window = window): Promise<SaveTarget> {
   const picker = (w as SavePickerWindow).showSaveFilePicker;

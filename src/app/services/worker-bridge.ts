@@ -5,7 +5,7 @@
  * While a conversion runs, a watchdog pings the worker: one that died without an error event
  * (closed, killed for memory) fails the conversion in words instead of leaving it hanging.
  */
-import { proxy, wrap, type Remote } from 'comlink';
+import { proxy, transfer, wrap, type Remote } from 'comlink';
 import { ConversionError } from '../../core/light';
 import type { ConversionPlan, InspectOptions } from '../../core';
 import type {
@@ -147,7 +147,9 @@ export function createWorkerConverter(makeWorker: () => Worker = startWorker, ti
     inspect: (inputs, options) => call((a) => a.inspect(inputs, options)).promise,
     openHub: (request) => call((a) => a.openHub(request)).promise,
     convert(inputs, options, target, onProgress) {
-      const c = call((a) => a.convert(inputs, options, target, proxy(onProgress)) as Promise<ConvertResult>);
+      // A streamed download's data port moves to the worker (it talks to the service worker directly).
+      const sent = target.kind === 'stream' ? transfer(target, [target.port]) : target;
+      const c = call((a) => a.convert(inputs, options, sent, proxy(onProgress)) as Promise<ConvertResult>);
       const me = { reject: c.reject };
       running = me;
       watch(me);

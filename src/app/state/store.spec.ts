@@ -84,6 +84,7 @@ function fakeSave(): SaveDeps & { removed: string[]; picked: string[]; released:
     removeTempFile: async (name: string) => {
       s.removed.push(name);
     },
+    abortStreamDownload: () => undefined,
     removePickedIfEmpty: async (h: FileSystemFileHandle) => {
       s.picked.push(h.name);
     },

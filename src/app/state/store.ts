@@ -10,6 +10,7 @@ import type { ConversionPlan, Diagnostic, InspectOptions, OutType } from '../../
 import type { CandidateFile, ConversionInputs, ConvertResult, RecognizedFile, SaveTarget, WorkerProgress } from '../../../workers/protocol';
 import { describeError, type DescribedError } from '../services/error-words';
 import { selectInputs, type InputSelection } from '../services/inputs';
+import { chooseSavePath, type SaveChoice, type SavePathProbe } from '../services/save-paths';
 import type { Converter } from '../services/worker-bridge';
 import type { Collected } from '../services/walk';
 import type { HubSession } from '../services/hub-session';
@@ -63,7 +64,9 @@ export interface SaveDeps {
   removeTempFile(name: string): Promise<void>;
   /** Remove a picked file that is still empty (the worker ended before writing it); never throws. */
   removePickedIfEmpty(handle: FileSystemFileHandle): Promise<void>;
-  createObjectURL(file: File): string;
+  /** Fail a streamed download (its conversion worker died): the browser keeps no partial file. */
+  abortStreamDownload(id: string): void;
+  createObjectURL(file: Blob): string;
   revokeObjectURL(url: string): void;
   now(): number;
 }
@@ -97,6 +100,8 @@ export interface AppState {
   baseConfigOrigin: string | null;
   /** Options from a shared link for local files, applied to the next drop (src/app/links). */
   pendingOptions: Partial<Options> | null;
+  /** What this browser offers to save with (probed at start-up; src/app/services/save-paths). */
+  savePaths: SavePathProbe | null;
 
   addFiles(collected: Collected): Promise<void>;
   addBaseConfig(collected: Collected): Promise<void>;
@@ -112,6 +117,17 @@ export interface AppState {
   again(): void;
   reset(): void;
   failLoad(e: unknown): void;
+  setSavePaths(probe: SavePathProbe): void;
+}
+
+/** Where the output of the current plan will be saved, or why it cannot be; null until probed and planned. */
+export function saveChoiceOf(s: Pick<AppState, 'savePaths' | 'plan'>): { choice: SaveChoice } | { error: DescribedError } | null {
+  if (!s.savePaths || !s.plan) return null;
+  try {
+    return { choice: chooseSavePath(s.savePaths, s.plan.totalBytes) };
+  } catch (e) {
+    return { error: describeError(e) };
+  }
 }
 
 export const DEFAULT_OPTIONS: Options = { outtype: 'f32', name: '', dropUnapplied: false, keepNormVectors: false, keepNonFinite: false };
@@ -367,13 +383,15 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
         };
         try {
           const res = await converter.convert(inputs, { ...inspectOptions(options), keepNonFinite: options.keepNonFinite }, target, onProgress);
+          const { blob, ...summary } = res;
           let downloadUrl: string | null = null;
           if (target.kind === 'opfs') downloadUrl = save.createObjectURL(await save.getTempFile(target.name));
+          else if (target.kind === 'memory' && blob) downloadUrl = save.createObjectURL(blob);
           set({
             phase: 'done',
             progress: null,
             result: {
-              ...res,
+              ...summary,
               fileName: target.kind === 'handle' ? target.handle.name : outputFileName(options),
               target: target.kind,
               downloadUrl,
@@ -389,7 +407,9 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
         } catch (e) {
           if (target.kind === 'opfs') await save.removeTempFile(target.name);
           // A worker that died or was ended could not take away the empty file the picker created.
-          else await save.removePickedIfEmpty(target.handle);
+          else if (target.kind === 'handle') await save.removePickedIfEmpty(target.handle);
+          // A streamed download whose worker died: end it as failed, so the browser keeps no partial file.
+          else if (target.kind === 'stream') save.abortStreamDownload(target.id);
           releaseLock?.();
           releaseLock = null;
           if (isAbortError(e)) set({ phase: 'preflight', progress: null, notice: 'Conversion cancelled. Nothing was written.' });
@@ -419,6 +439,11 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
 
       failLoad(e) {
         set({ phase: get().phase === 'reading' ? 'empty' : get().phase, loadError: describeError(e) });
+      },
+
+      savePaths: null,
+      setSavePaths(savePaths) {
+        set({ savePaths });
       },
     };
   });

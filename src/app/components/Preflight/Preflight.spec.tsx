@@ -32,6 +32,7 @@ async function storeWith(caseName: string) {
   const store = createAppStore(converter, {
     holdTempLock: () => () => undefined,
     removePickedIfEmpty: async () => undefined,
+    abortStreamDownload: () => undefined,
     getTempFile: async () => new File([], 'x'),
     removeTempFile: async () => undefined,
     createObjectURL: () => 'blob:x',

@@ -1,8 +1,11 @@
-import { describeMlxLayers, OUTTYPES } from '../../../core/light';
+import { OUTTYPES } from '../../../core/light';
+// Straight from its module (not through light): the lazy chunk then carries it.
+import { describeMlxLayers } from '../../../core/mlx/describe';
 import type { ConversionPlan, OutType } from '../../../core';
 import { formatBytes, formatNumber } from '../../services/format';
-import { hasSavePicker, pickSaveTarget, PickerCancelled } from '../../services/save';
-import { getAppStore, outputFileName, useApp } from '../../state/store';
+import { hasSavePicker, PickerCancelled, saveTargetFor } from '../../services/save';
+import { RUNG_LABELS, type SaveRung } from '../../services/save-paths';
+import { getAppStore, outputFileName, saveChoiceOf, useApp } from '../../state/store';
 import { Diagnostics } from '../Diagnostics/Diagnostics';
 import { ErrorPanel } from '../ErrorPanel/ErrorPanel';
 import { TensorTable } from '../TensorTable/TensorTable';
@@ -35,9 +38,14 @@ function targetText(t: ConversionPlan['adapter']['targetModules'], mlx: boolean)
 
 function onConvert() {
   const store = getAppStore();
-  const fileName = outputFileName(store.getState().options);
-  // The picker must open inside the click, before anything is awaited.
-  pickSaveTarget(fileName).then(
+  const state = store.getState();
+  const fileName = outputFileName(state.options);
+  // Before the probe has answered (the first moments after load): the save dialog if there is one, else storage.
+  const chosen = saveChoiceOf(state);
+  if (chosen && 'error' in chosen) return;
+  const rung: SaveRung = chosen?.choice.rung ?? (hasSavePicker() ? 'picker' : 'storage');
+  // The save dialog must open inside the click, before anything is awaited.
+  saveTargetFor(rung, fileName, state.plan?.totalBytes ?? 0).then(
     (target) => store.getState().convert(target),
     (e) => {
       if (e instanceof PickerCancelled) return;
@@ -46,12 +54,20 @@ function onConvert() {
   );
 }
 
+const RUNG_NOTES: Record<SaveRung, string> = {
+  picker: 'You choose where to save; the file is written tensor by tensor.',
+  storage: 'The file is prepared in browser storage, then offered as a download.',
+  stream: 'The file streams into your Downloads folder as it is written; nothing is kept in memory.',
+  memory: 'The file is kept in this tab’s memory, then offered as a download.',
+};
+
 export function Preflight() {
   const plan = useApp((s) => s.plan);
   const planError = useApp((s) => s.planError);
   const inspecting = useApp((s) => s.inspecting);
   const options = useApp((s) => s.options);
   const convertError = useApp((s) => s.convertError);
+  const savePaths = useApp((s) => s.savePaths);
   const notice = useApp((s) => s.notice);
   const ready = useApp((s) => !!s.selection?.adapter && !!s.selection.adapterConfig && !!(s.baseConfigFile ?? s.selection.baseConfig));
   const store = getAppStore().getState();
@@ -62,7 +78,9 @@ export function Preflight() {
 
   const droppable = plan.refusals.some((r) => DROPPABLE.has(r.code));
   const blocked = plan.refusals.length > 0;
-  const picker = hasSavePicker();
+  const saving = saveChoiceOf({ savePaths, plan });
+  const rung: SaveRung = saving && 'choice' in saving ? saving.choice.rung : hasSavePicker() ? 'picker' : 'storage';
+  const cannotSave = saving && 'error' in saving ? saving.error : null;
 
   return (
     <>
@@ -213,17 +231,18 @@ export function Preflight() {
           </p>
         )}
         {convertError && <ErrorPanel error={convertError} testId="convert-error" />}
+        {cannotSave && <ErrorPanel error={cannotSave} testId="save-error" />}
+        <p className={styles.fileName}>
+          Saves to: <strong data-testid="save-path">{saving && 'choice' in saving ? saving.choice.label : RUNG_LABELS[rung]}</strong>
+          {saving && 'choice' in saving && saving.choice.passedOver.length > 0 && (
+            <span data-testid="save-path-why"> — {saving.choice.passedOver.join('; ')}</span>
+          )}
+        </p>
         <div className={styles.actions}>
-          <button type="button" className="primary" onClick={onConvert} disabled={blocked || inspecting} data-testid="convert">
-            {picker ? 'Convert and save…' : 'Convert'}
+          <button type="button" className="primary" onClick={onConvert} disabled={blocked || inspecting || !!cannotSave} data-testid="convert">
+            {rung === 'picker' ? 'Convert and save…' : 'Convert'}
           </button>
-          <span className={styles.why}>
-            {blocked
-              ? 'Conversion is refused: see above for why and what to do.'
-              : picker
-                ? 'You choose where to save; the file is written tensor by tensor.'
-                : 'The file is prepared in browser storage, then offered as a download.'}
-          </span>
+          <span className={styles.why}>{blocked ? 'Conversion is refused: see above for why and what to do.' : RUNG_NOTES[rung]}</span>
         </div>
       </section>
 

@@ -47,8 +47,12 @@ export function ResultPanel() {
         <p>
           {r.target === 'handle'
             ? 'Saved where you chose. '
-            : 'Ready to download (prepared in browser storage; it is removed when you start another conversion). '}
-          The file was read back and its header matches the plan.
+            : r.target === 'stream'
+              ? 'Saved to your Downloads folder (streamed as it was written). '
+              : r.target === 'memory'
+                ? 'Ready to download (kept in this tab’s memory until you start another conversion). '
+                : 'Ready to download (prepared in browser storage; it is removed when you start another conversion). '}
+          {r.target === 'stream' ? 'Its header was checked against the plan as it was sent.' : 'The file was read back and its header matches the plan.'}
         </p>
         {r.downloadUrl && (
           <p>
