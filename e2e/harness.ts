@@ -52,15 +52,20 @@ export async function launchBrowser(profilePrefix = 'l2g-e2e-profile-'): Promise
   };
 }
 
-export async function startHarness(): Promise<Harness> {
+/** The production build served by `vite preview` on a free loopback port. */
+export async function startPreview(): Promise<{ url: string; close(): Promise<void> }> {
   if (!existsSync(join(process.cwd(), 'dist', 'index.html'))) throw new Error('dist/ is missing: run `vite build` first (npm run test:e2e does).');
   const server: PreviewServer = await preview({ logLevel: 'error', preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false } });
   const address = server.httpServer.address();
   if (!address || typeof address === 'string') throw new Error('preview server has no address');
-  const url = `http://127.0.0.1:${address.port}/`;
+  return { url: `http://127.0.0.1:${address.port}/`, close: () => server.close() };
+}
+
+export async function startHarness(): Promise<Harness> {
+  const server = await startPreview();
   const browser = await launchBrowser();
   return {
-    url,
+    url: server.url,
     context: browser.context,
     async close() {
       await browser.close();

@@ -3,7 +3,7 @@ import { ConversionError } from '../../core/light';
 import { chooseSavePath, MEMORY_LIMIT_BYTES, probeSavePaths, type ProbeEnv, type SavePathProbe } from './save-paths';
 
 const MB = 1024 * 1024;
-const all: SavePathProbe = { picker: true, storage: { ok: true, freeBytes: 10_000 * MB }, stream: { ok: true }, memoryLimitBytes: MEMORY_LIMIT_BYTES };
+const all: SavePathProbe = { picker: true, storage: { ok: true, freeBytes: 10_000 * MB }, stream: { ok: true, removesFailed: true }, memoryLimitBytes: MEMORY_LIMIT_BYTES };
 
 describe('chooseSavePath: the ladder', () => {
   test('the save dialog first, where it exists', () => {
@@ -22,6 +22,16 @@ describe('chooseSavePath: the ladder', () => {
     expect(c.rung).toBe('stream');
     expect(c.label).toBe('streamed straight to Downloads');
     expect(c.passedOver[1]).toBe('browser storage has 50 MB free, the output needs 116 MB');
+  });
+
+  test('an engine that keeps failed downloads (WebKit): memory first where the output fits, else the stream with the caveat said', () => {
+    const probe: SavePathProbe = { ...all, picker: false, storage: { ok: false, reason: 'no opfs' }, stream: { ok: true, removesFailed: false } };
+    const small = chooseSavePath(probe, 100 * MB);
+    expect(small.rung).toBe('memory');
+    expect(small.passedOver[2]).toMatch(/keeps the part of a streamed download/);
+    const big = chooseSavePath(probe, 600 * MB);
+    expect(big.rung).toBe('stream');
+    expect(big.caveat).toMatch(/may keep the part already downloaded under the final name: delete that file/);
   });
 
   test('no storage and no service worker: memory, up to the stated limit', () => {
@@ -51,8 +61,9 @@ function controller(answers: boolean): ServiceWorker {
   } as unknown as ServiceWorker;
 }
 
-function env(o: { picker?: boolean; storage?: Partial<StorageManager> | undefined; sw?: ServiceWorker | null | undefined }): ProbeEnv {
+function env(o: { picker?: boolean; storage?: Partial<StorageManager> | undefined; sw?: ServiceWorker | null | undefined; ua?: string }): ProbeEnv {
   return {
+    userAgent: o.ua ?? 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/150.0.0.0 Safari/537.36',
     window: (o.picker ? { showSaveFilePicker: () => undefined } : {}) as unknown as Window,
     storage: o.storage as StorageManager | undefined,
     serviceWorker: o.sw === undefined ? undefined : ({ controller: o.sw } as ServiceWorkerContainer),
@@ -64,7 +75,9 @@ describe('probeSavePaths', () => {
     const p = await probeSavePaths(
       env({ picker: true, storage: { getDirectory: async () => ({}) as FileSystemDirectoryHandle, estimate: async () => ({ quota: 1000, usage: 300 }) }, sw: controller(true) }),
     );
-    expect(p).toEqual({ picker: true, storage: { ok: true, freeBytes: 700 }, stream: { ok: true }, memoryLimitBytes: MEMORY_LIMIT_BYTES });
+    expect(p).toEqual({ picker: true, storage: { ok: true, freeBytes: 700 }, stream: { ok: true, removesFailed: true }, memoryLimitBytes: MEMORY_LIMIT_BYTES });
+    const webkit = await probeSavePaths(env({ sw: controller(true), ua: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/60.5 Safari/605.1.15' }));
+    expect(webkit.stream).toEqual({ ok: true, removesFailed: false });
   });
 
   test('each missing rung is named with its reason', async () => {

@@ -8,6 +8,11 @@
  *                no memory, no quota; wherever a service worker controls the page;
  *   4. memory  — a Blob in memory, then a Download link, for outputs up to MEMORY_LIMIT_BYTES.
  *
+ * One exception to the order: a streamed download that fails or is cancelled is removed by
+ * Chromium and Firefox, but WebKit keeps the part it received under the final name — a
+ * finished-looking partial file. There, memory comes before the stream for outputs that fit, and
+ * a larger output still streams, with that caveat said before Convert.
+ *
  * Each rung the browser lacks is named with its reason, so a refusal says what to do instead of
  * "Something unexpected" after the user has chosen everything.
  */
@@ -26,7 +31,7 @@ const SW_PING_MS = 1500;
 export interface SavePathProbe {
   picker: boolean;
   storage: { ok: true; freeBytes: number | null } | { ok: false; reason: string };
-  stream: { ok: true } | { ok: false; reason: string };
+  stream: { ok: true; removesFailed: boolean } | { ok: false; reason: string };
   memoryLimitBytes: number;
 }
 
@@ -36,6 +41,8 @@ export interface SaveChoice {
   label: string;
   /** Why the rungs above were passed over (shown under the label). */
   passedOver: string[];
+  /** What to know before converting this way (a streamed download a browser keeps when it fails). */
+  caveat?: string;
 }
 
 const MB = 1024 * 1024;
@@ -51,12 +58,14 @@ export const RUNG_LABELS: Record<SaveRung, string> = {
 /** What a browser offers, for the probe (the real globals by default; tests pass fakes). */
 export interface ProbeEnv {
   window: Window;
+  userAgent: string;
   storage: StorageManager | undefined;
   serviceWorker: ServiceWorkerContainer | undefined;
 }
 
 const defaultEnv = (): ProbeEnv => ({
   window,
+  userAgent: typeof navigator !== 'undefined' ? navigator.userAgent : '',
   storage: typeof navigator !== 'undefined' ? navigator.storage : undefined,
   serviceWorker: typeof navigator !== 'undefined' && 'serviceWorker' in navigator ? navigator.serviceWorker : undefined,
 });
@@ -77,8 +86,13 @@ async function probeStorage(storage: StorageManager | undefined): Promise<SavePa
   }
 }
 
+/** Engines known to delete a download that fails or is cancelled (Chromium's .crdownload, Firefox's .part). */
+export function removesFailedDownloads(userAgent: string): boolean {
+  return /(Chrome|Chromium|Firefox)\//.test(userAgent);
+}
+
 /** Whether a service worker that knows the streamed-download protocol controls the page. */
-async function probeStream(sw: ServiceWorkerContainer | undefined): Promise<SavePathProbe['stream']> {
+async function probeStream(sw: ServiceWorkerContainer | undefined, userAgent: string): Promise<SavePathProbe['stream']> {
   if (!sw) return { ok: false, reason: 'this browser has no service workers here (private windows often disable them)' };
   const controller = sw.controller;
   if (!controller) return { ok: false, reason: 'the app’s service worker does not control this page yet (reload once to enable it)' };
@@ -91,12 +105,12 @@ async function probeStream(sw: ServiceWorkerContainer | undefined): Promise<Save
     };
     controller.postMessage({ type: 'lora2gguf-download-ping' }, [channel.port2]);
   });
-  return answered ? { ok: true } : { ok: false, reason: 'the app’s service worker is an older version without streamed downloads (reload to update it)' };
+  return answered ? { ok: true, removesFailed: removesFailedDownloads(userAgent) } : { ok: false, reason: 'the app’s service worker is an older version without streamed downloads (reload to update it)' };
 }
 
 /** Probe every rung (at start-up, and again when a service worker takes control). */
 export async function probeSavePaths(env: ProbeEnv = defaultEnv()): Promise<SavePathProbe> {
-  const [storage, stream] = await Promise.all([probeStorage(env.storage), probeStream(env.serviceWorker)]);
+  const [storage, stream] = await Promise.all([probeStorage(env.storage), probeStream(env.serviceWorker, env.userAgent)]);
   return { picker: hasSavePicker(env.window), storage, stream, memoryLimitBytes: MEMORY_LIMIT_BYTES };
 }
 
@@ -115,9 +129,19 @@ export function chooseSavePath(probe: SavePathProbe, outputBytes: number): SaveC
   } else {
     passedOver.push(probe.storage.reason);
   }
-  if (probe.stream.ok) return { rung: 'stream', label: RUNG_LABELS.stream, passedOver };
-  passedOver.push(probe.stream.reason);
-  if (outputBytes <= probe.memoryLimitBytes) return { rung: 'memory', label: RUNG_LABELS.memory, passedOver };
+  const fits = outputBytes <= probe.memoryLimitBytes;
+  if (probe.stream.ok && probe.stream.removesFailed) return { rung: 'stream', label: RUNG_LABELS.stream, passedOver };
+  if (!probe.stream.ok) passedOver.push(probe.stream.reason);
+  else if (fits) passedOver.push('this browser keeps the part of a streamed download that fails or is cancelled, so memory is safer for an output this size');
+  if (fits) return { rung: 'memory', label: RUNG_LABELS.memory, passedOver };
+  if (probe.stream.ok) {
+    return {
+      rung: 'stream',
+      label: RUNG_LABELS.stream,
+      passedOver: [...passedOver, `the output (${mb(outputBytes)}) is larger than the ${mb(probe.memoryLimitBytes)} this page keeps in memory`],
+      caveat: 'If the conversion fails or you cancel it, this browser may keep the part already downloaded under the final name: delete that file.',
+    };
+  }
   passedOver.push(`the output (${mb(outputBytes)}) is larger than the ${mb(probe.memoryLimitBytes)} this page keeps in memory`);
   throw new ConversionError(
     'save_unavailable',

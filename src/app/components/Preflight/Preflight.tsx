@@ -237,6 +237,12 @@ export function Preflight() {
           {saving && 'choice' in saving && saving.choice.passedOver.length > 0 && (
             <span data-testid="save-path-why"> — {saving.choice.passedOver.join('; ')}</span>
           )}
+          {saving && 'choice' in saving && saving.choice.caveat && (
+            <>
+              <br />
+              <span data-testid="save-path-caveat">{saving.choice.caveat}</span>
+            </>
+          )}
         </p>
         <div className={styles.actions}>
           <button type="button" className="primary" onClick={onConvert} disabled={blocked || inspecting || !!cannotSave} data-testid="convert">
