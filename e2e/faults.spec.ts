@@ -111,7 +111,7 @@ describe('faults mid-way', () => {
         const quota = await setQuota(page, (usage ?? 0) + 120 * 1024 * 1024);
         try {
           await startConversion(page, 1);
-          await expectCleanFailure(page, path, [/Not enough storage space/, /quota is full/]);
+          await expectCleanFailure(page, path, [/Not enough storage space/, /quota is full/, path === 'storage' ? /temporary file in browser storage was removed/ : /nothing reached the file you chose/]);
         } finally {
           await quota.reset();
         }

@@ -239,6 +239,8 @@ describe('app store', () => {
     await run;
     expect(store.getState().phase).toBe('preflight');
     expect(store.getState().convertError?.title).toBe('Not enough storage space');
+    // What was cleaned up is said with the error.
+    expect(store.getState().convertError?.involved).toContain('Cleaned up: nothing reached the file you chose (a file the dialog had just created was removed).');
     // The picked file is offered for removal when empty (a worker that died could not remove it).
     expect(save.picked).toEqual(['x.gguf']);
   });

@@ -57,6 +57,14 @@ export interface ResultView extends ConvertResult {
   inputBytes: number;
 }
 
+/** What a failed conversion left behind, by where it was writing: said with the error. */
+const CLEANED_UP: Record<SaveTarget['kind'], string> = {
+  handle: 'Cleaned up: nothing reached the file you chose (a file the dialog had just created was removed).',
+  opfs: 'Cleaned up: the temporary file in browser storage was removed.',
+  stream: 'Cleaned up: the download was stopped as failed (Chromium and Firefox then remove it; if your browser kept a partial file in Downloads, delete it).',
+  memory: 'Cleaned up: nothing was kept in memory.',
+};
+
 /** The effects the store needs besides the converter (save.ts provides them in the app). */
 export interface SaveDeps {
   holdTempLock(name: string): () => void;
@@ -413,7 +421,10 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
           releaseLock?.();
           releaseLock = null;
           if (isAbortError(e)) set({ phase: 'preflight', progress: null, notice: 'Conversion cancelled. Nothing was written.' });
-          else set({ phase: 'preflight', progress: null, convertError: describeError(e) });
+          else {
+            const described = describeError(e);
+            set({ phase: 'preflight', progress: null, convertError: { ...described, involved: [...described.involved, CLEANED_UP[target.kind]] } });
+          }
         }
       },
 
