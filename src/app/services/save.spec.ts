@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { whileLocked } from './save';
+import { startStreamDownload, whileLocked } from './save';
 
 const named = (name: string) => Object.assign(new Error(name), { name });
 
@@ -41,4 +41,13 @@ describe('whileLocked', () => {
     await expect(failure).rejects.toMatchObject({ name: 'NoModificationAllowedError' });
     expect(calls).toBe(3);
   });
+});
+
+describe('startStreamDownload', () => {
+  test('no service worker in control, or one that does not answer: a named save_unavailable error, not a browser exception', async () => {
+    const none = { navigator: {} } as unknown as Window;
+    await expect(startStreamDownload('x.gguf', 10, none)).rejects.toMatchObject({ code: 'save_unavailable', message: expect.stringMatching(/no longer controls this page/) });
+    const silent = { navigator: { serviceWorker: { controller: { postMessage: () => undefined } } } } as unknown as Window;
+    await expect(startStreamDownload('x.gguf', 10, silent)).rejects.toMatchObject({ code: 'save_unavailable', message: expect.stringMatching(/did not answer/) });
+  }, 10_000);
 });

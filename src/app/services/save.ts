@@ -6,6 +6,7 @@
  * Temporary files are guarded by Web Locks while a tab uses them; any other is a leftover of a
  * closed tab and is removed at start.
  */
+import { ConversionError } from '../../core/light';
 import type { SaveTarget } from '../../../workers/protocol';
 import type { SaveRung } from './save-paths';
 
@@ -29,6 +30,15 @@ export class PickerCancelled extends Error {
   override readonly name = 'PickerCancelled';
 }
 
+function streamUnavailable(why: string): ConversionError {
+  return new ConversionError(
+    'save_unavailable',
+    `The download could not be started: ${why}. Nothing was converted.`,
+    {},
+    'Reload the page (the service worker then takes it again) and convert again.',
+  );
+}
+
 /** Where the streamed download is served by the service worker (public/download-sw.js). */
 export const DOWNLOAD_PREFIX = '/__lora2gguf_download__/';
 
@@ -38,12 +48,12 @@ export const DOWNLOAD_PREFIX = '/__lora2gguf_download__/';
  */
 export async function startStreamDownload(name: string, size: number, w: Window = window): Promise<{ port: MessagePort; id: string }> {
   const controller = w.navigator.serviceWorker?.controller;
-  if (!controller) throw new DOMException('The service worker that streams downloads is not in control.', 'InvalidStateError');
+  if (!controller) throw streamUnavailable('the app’s service worker no longer controls this page');
   const id = crypto.randomUUID();
   const data = new MessageChannel();
   const ack = new MessageChannel();
   const registered = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new DOMException('The service worker did not answer.', 'InvalidStateError')), 3000);
+    const timer = setTimeout(() => reject(streamUnavailable('the app’s service worker did not answer within 3 s')), 3000);
     ack.port1.onmessage = () => {
       clearTimeout(timer);
       resolve();
