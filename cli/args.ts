@@ -29,11 +29,20 @@ export interface CliOptions {
   hubEndpoint: string | undefined;
 }
 
-export type CliCommand = { kind: 'help' } | { kind: 'version' } | { kind: 'convert'; options: CliOptions };
+export type CliCommand =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'convert'; options: CliOptions }
+  /** `check <adapter> <base.gguf>`: the adapter (a folder, hf:…, or a .gguf) against a base model's GGUF. */
+  | { kind: 'check'; options: CliOptions; baseGguf: string }
+  /** `inspect <adapter.gguf>`: what a GGUF adapter holds, and what llama.cpp would reject. */
+  | { kind: 'inspect'; file: string; json: boolean };
 
 export const OUTTYPE_CHOICES: readonly OutTypeOption[] = ['f32', 'f16', 'bf16', 'q8_0', 'auto'];
 
 export const USAGE = `Usage: lora2gguf <adapter-dir | hf:owner/repo[/sub/folder][@revision]> [options]
+       lora2gguf check <adapter-dir | hf:… | adapter.gguf> <base.gguf> [--json] [--base … | --base-config …]
+       lora2gguf inspect <adapter.gguf> [--json]
 
 Convert a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors or .bin) into a
 llama.cpp GGUF LoRA adapter. An adapter on the Hugging Face Hub (hf:… or a pasted
@@ -66,7 +75,14 @@ Options:
   -h, --help              show this help
   -v, --version           show the version
 
-Exit codes: 0 done, 1 refused or invalid input, 2 usage error.`;
+check: will llama.cpp load this adapter on this base? Reads only the base's header (any size; for a
+split model give its first -00001-of-0000N.gguf, the other shards are found beside it) and makes
+llama.cpp's own load-time checks: architecture, every LoRA tensor's base tensor, shapes, experts.
+inspect: a GGUF adapter's metadata, pairs, ranks and scaling, and what llama.cpp would reject.
+(An adapter folder literally named check or inspect: write ./check.)
+
+Exit codes: 0 done (check: compatible; inspect: nothing to flag), 1 refused, incompatible or
+invalid input, 2 usage error.`;
 
 /** Parse argv (without node and the script). Throws UsageError on mistakes. */
 export function parseCliArgs(argv: readonly string[]): CliCommand {
@@ -101,6 +117,17 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
   if (values.version) return { kind: 'version' };
+  const sub = positionals[0];
+  if (sub === 'inspect') {
+    if (positionals.length !== 2) throw new UsageError('inspect takes one <adapter.gguf>');
+    return { kind: 'inspect', file: positionals[1]!, json: values.json === true };
+  }
+  let baseGguf: string | undefined;
+  if (sub === 'check') {
+    if (positionals.length !== 3) throw new UsageError('check takes <adapter> and <base.gguf>');
+    baseGguf = positionals[2]!;
+    positionals.splice(0, 3, positionals[1]!);
+  }
   if (positionals.length === 0) throw new UsageError('missing <adapter-dir> (or hf:owner/repo)');
   if (positionals.length > 1) throw new UsageError(`expected one <adapter-dir>, got ${positionals.length}: ${positionals.join(' ')}`);
   if (values.base !== undefined && values['base-config'] !== undefined) {
@@ -113,24 +140,22 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   for (const key of ['base', 'base-config', 'outfile', 'name', 'hub-endpoint'] as const) {
     if (values[key] === '') throw new UsageError(`--${key} needs a value`);
   }
-  return {
-    kind: 'convert',
-    options: {
-      adapterDir: positionals[0]!,
-      base: values.base,
-      baseConfig: values['base-config'],
-      outtype: outtype as OutTypeOption,
-      outfile: values.outfile,
-      name: values.name,
-      force: values.force === true,
-      dryRun: values['dry-run'] === true,
-      json: values.json === true,
-      dropUnapplied: values['drop-unapplied'] === true || values['drop-tied-lm-head'] === true,
-      keepNormVectors: values['keep-norm-vectors'] === true || values['drop-tied-lm-head'] === true,
-      usedOldDropFlag: values['drop-tied-lm-head'] === true,
-      textOnly: values['text-only'] === true,
-      keepNonFinite: values['keep-non-finite'] === true,
-      hubEndpoint: values['hub-endpoint'],
-    },
+  const options: CliOptions = {
+    adapterDir: positionals[0]!,
+    base: values.base,
+    baseConfig: values['base-config'],
+    outtype: outtype as OutTypeOption,
+    outfile: values.outfile,
+    name: values.name,
+    force: values.force === true,
+    dryRun: values['dry-run'] === true,
+    json: values.json === true,
+    dropUnapplied: values['drop-unapplied'] === true || values['drop-tied-lm-head'] === true,
+    keepNormVectors: values['keep-norm-vectors'] === true || values['drop-tied-lm-head'] === true,
+    usedOldDropFlag: values['drop-tied-lm-head'] === true,
+    textOnly: values['text-only'] === true,
+    keepNonFinite: values['keep-non-finite'] === true,
+    hubEndpoint: values['hub-endpoint'],
   };
+  return baseGguf !== undefined ? { kind: 'check', options, baseGguf } : { kind: 'convert', options };
 }

@@ -32,7 +32,8 @@ import {
   type HubAdapter,
   type SerializedConversionError,
 } from '../src/core';
-import { parseCliArgs, USAGE, UsageError, type CliOptions } from './args';
+import { parseCliArgs, USAGE, UsageError, type CliCommand, type CliOptions } from './args';
+import { adapterFromGguf, isGgufPath, runCheckAgainst, runInspect } from './check';
 import { formatBytes, formatDuration, formatPlan, formatProgressBar, formatRefusal, formatWarning } from './format';
 import { AtomicFileSink, FileSource } from './node-io';
 
@@ -201,11 +202,30 @@ function refusalsOf(error: unknown): SerializedConversionError[] {
   return Array.isArray(nested) ? (nested as SerializedConversionError[]) : [error.toJSON()];
 }
 
+/** Run a command that reads GGUF headers: its result as the exit code, its errors in words. */
+async function headerCommand(io: CliIo, json: boolean, run: () => Promise<boolean>): Promise<number> {
+  try {
+    return (await run()) ? EXIT_OK : EXIT_REFUSED;
+  } catch (e) {
+    const err = isConversionError(e) ? e.toJSON() : new ConversionError('io', (e as Error)?.message ?? String(e)).toJSON();
+    if (json) io.stdout(`${jsonText({ ok: false, refusals: [err] })}\n`);
+    else io.stderr(`${formatRefusal(err)}\n`);
+    return EXIT_REFUSED;
+  }
+}
+
 /** Run the CLI; returns the exit code. Never calls process.exit (tests call it in-process). */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const command = parseCommand(argv, io);
   if (typeof command === 'number') return command;
-  const options = command;
+  if (command.kind === 'inspect') return headerCommand(io, command.json, () => runInspect(command.file, command.json, io));
+  // check with a GGUF adapter: headers only, no plan.
+  if (command.kind === 'check' && isGgufPath(command.options.adapterDir)) {
+    const { adapterDir, json } = command.options;
+    return headerCommand(io, json, async () => runCheckAgainst(await adapterFromGguf(adapterDir, io.cwd), adapterDir, command.baseGguf, json, io));
+  }
+  const checkBase = command.kind === 'check' ? command.baseGguf : undefined;
+  const options = command.options;
   if (options.usedOldDropFlag) {
     io.stderr('note: --drop-tied-lm-head is now --drop-unapplied --keep-norm-vectors (same effect); the new names say what they do.\n');
   }
@@ -230,6 +250,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       { adapterConfig: input.adapterConfig, baseConfig: base.text, adapter: source },
       { outtype: options.outtype, name, dropUnapplied: options.dropUnapplied, keepNormVectors: options.keepNormVectors, textOnly: options.textOnly },
     );
+    if (checkBase !== undefined) {
+      // check: the plan's tensors are what the file would hold.
+      if (plan.refusals.length) return fail(plan.refusals, plan);
+      const adapter = { architecture: plan.ggufArchitecture, tensors: plan.tensors.map((t) => ({ name: t.name, ne: t.ne })) };
+      return (await runCheckAgainst(adapter, options.adapterDir, checkBase, options.json, io)) ? EXIT_OK : EXIT_REFUSED;
+    }
     const outfile = resolve(io.cwd, options.outfile ?? defaultOutputFileName(name, plan.outtype));
     const hubInfo = hubAdapter ? { hub: { ref: formatHubRef(hubAdapter.pinned), commit: hubAdapter.commit, file: hubAdapter.adapterFile } } : {};
 
@@ -289,8 +315,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
-/** The options to convert with, or the exit code when the command is help, version or a usage error. */
-function parseCommand(argv: readonly string[], io: CliIo): CliOptions | number {
+/** The command to run, or the exit code when the command is help, version or a usage error. */
+function parseCommand(argv: readonly string[], io: CliIo): Exclude<CliCommand, { kind: 'help' } | { kind: 'version' }> | number {
   try {
     const command = parseCliArgs(argv);
     if (command.kind === 'help') {
@@ -301,7 +327,7 @@ function parseCommand(argv: readonly string[], io: CliIo): CliOptions | number {
       io.stdout(`lora2gguf ${version()}\n`);
       return EXIT_OK;
     }
-    return command.options;
+    return command;
   } catch (e) {
     if (e instanceof UsageError) {
       io.stderr(`lora2gguf: ${e.message}\n\n${USAGE}\n`);

@@ -3,7 +3,7 @@
  * GGUFs built here, the checker's verdict agrees with llama.cpp loading them — the compatible pair
  * loads and applies, each incompatible one is rejected, and for the reason the checker gave.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { adapterShapeOf, bytesSource, checkAgainstBase, readGgufHeader, type CheckResult } from '../../src/core/index';
