@@ -8,6 +8,7 @@ import { createWorkerConverter } from './app/services/worker-bridge';
 import { createAppStore, setAppStore } from './app/state/store';
 import { registerPwa } from './app/pwa/register';
 import { setHubConverter } from './app/services/hub-session';
+import { setGgufConverter } from './app/services/gguf-session';
 import { startLinks } from './app/links/apply-link';
 
 const converter = createWorkerConverter();
@@ -23,6 +24,7 @@ const store = createAppStore(converter, {
 });
 setAppStore(store);
 setHubConverter(converter);
+setGgufConverter(converter);
 
 // What this browser can save with, probed now (not at Convert), and again when a service worker
 // takes control (the streamed download needs one).

@@ -5,8 +5,14 @@
  */
 import { expose } from 'comlink';
 import {
+  adapterShapeOf,
   assertConvertible,
+  checkAgainstBase,
   ConversionError,
+  inspectGgufAdapter,
+  kvString,
+  readGgufHeader,
+  splitPart,
   convert,
   hubFileUrl,
   inspect,
@@ -176,6 +182,29 @@ async function openTarget(target: SaveTarget, plan: ConversionPlan): Promise<Ope
   };
 }
 
+/**
+ * The shards of a split base in order (`-00001-of-0000N`), all of them; a single file as is.
+ * A missing shard is named: the tensors it holds could not be checked.
+ */
+function orderShards(files: File[]): File[] {
+  if (files.length === 0) throw new ConversionError('wrong_input', 'No base model .gguf was given.', {}, "Give the base model's .gguf file.");
+  const parts = files.map((f) => ({ f, part: splitPart(f.name) }));
+  const split = parts.filter((p) => p.part);
+  if (split.length === 0) return [files[0]!];
+  const count = split[0]!.part!.count;
+  const byIndex = new Map(split.map((p) => [p.part!.index, p.f]));
+  const missing = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !byIndex.has(i));
+  if (missing.length) {
+    throw new ConversionError(
+      'wrong_input',
+      `The base model is split in ${count} files; part${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing.`,
+      {},
+      'Choose every -0000N-of-0000M.gguf file of the model together.',
+    );
+  }
+  return Array.from({ length: count }, (_, i) => byIndex.get(i + 1)!);
+}
+
 let current: AbortController | null = null;
 
 const api: ConverterApi = {
@@ -257,6 +286,35 @@ const api: ConverterApi = {
 
   ping() {
     return true;
+  },
+
+  async ggufInfo(file) {
+    const header = await readGgufHeader(blobSource(file), file.name);
+    if (kvString(header, 'general.type') === 'adapter' || header.tensors.some((t) => /\.lora_[ab]$/.test(t.name))) {
+      return { kind: 'adapter', inspected: inspectGgufAdapter(header, file.name), shape: adapterShapeOf(header), bytesRead: header.bytesRead };
+    }
+    return {
+      kind: 'model',
+      file: file.name,
+      name: kvString(header, 'general.name') ?? null,
+      architecture: kvString(header, 'general.architecture') ?? null,
+      tensorCount: header.tensors.length,
+      bytesRead: header.bytesRead,
+    };
+  },
+
+  async checkBase(adapter, base) {
+    const shards = orderShards(base);
+    const headers = [];
+    for (const f of shards) headers.push(await readGgufHeader(blobSource(f), f.name));
+    const result = checkAgainstBase(adapter, { file: shards[0]!.name, headers });
+    return {
+      ...result,
+      baseFile: shards[0]!.name,
+      shards: shards.length,
+      bytesRead: headers.reduce((n, h) => n + h.bytesRead, 0),
+      baseBytes: shards.reduce((n, f) => n + f.size, 0),
+    };
   },
 
   async openHub(request): Promise<HubOpened> {

@@ -6,7 +6,7 @@
  */
 import { transferHandlers, type TransferHandler } from 'comlink';
 import { ConversionError } from '../src/core/light';
-import type { ConversionPlan, HubAdapter, HubRef, InspectOptions, SerializedConversionError } from '../src/core';
+import type { AdapterShape, CheckResult, ConversionPlan, HubAdapter, HubRef, InspectedAdapter, InspectOptions, SerializedConversionError } from '../src/core';
 
 /** A file the user gave, with its path relative to what was dropped (`folder/sub/name`). */
 export interface CandidateFile {
@@ -146,6 +146,22 @@ export interface ConverterApi {
   openHub(request: HubOpenRequest): Promise<HubOpened>;
   /** Answers at once: the page's watchdog asks while a conversion runs, to learn that the worker still lives. */
   ping(): true;
+  /** Read a .gguf's header (never its data): an adapter, inspected; or a model, named. */
+  ggufInfo(file: File): Promise<GgufInfo>;
+  /** Check an adapter against a base model's GGUF (every shard of a split one), by headers only. */
+  checkBase(adapter: AdapterShape, base: File[]): Promise<BaseCheck>;
+}
+
+export type GgufInfo =
+  | { kind: 'adapter'; inspected: InspectedAdapter; shape: AdapterShape; bytesRead: number }
+  | { kind: 'model'; file: string; name: string | null; architecture: string | null; tensorCount: number; bytesRead: number };
+
+export interface BaseCheck extends CheckResult {
+  baseFile: string;
+  shards: number;
+  /** Bytes read from the base's files (its headers), and their total size. */
+  bytesRead: number;
+  baseBytes: number;
 }
 
 /** How a thrown value crosses the thread boundary. */

@@ -17,7 +17,7 @@ export type { GgmlTypeName } from './tensor/encode';
 export { parseAdapterConfig, parseBaseConfig } from './peft/config';
 export { isMlxAdapterConfig, parseMlxInfo } from './mlx/adapter';
 export { describeMlxAdapter, describeMlxLayers } from './mlx/describe';
-export { readGgufHeader, MAX_GGUF_HEADER_BYTES } from './gguf/reader';
+export { kvNumber, kvString, readGgufHeader, MAX_GGUF_HEADER_BYTES } from './gguf/reader';
 export type { GgufHeaderRead, GgufTensorRead } from './gguf/reader';
 export { checkAgainstBase, splitPart } from './check/base';
 export type { AdapterShape, BaseModel, CheckProblem, CheckResult } from './check/base';

@@ -151,8 +151,8 @@ export function selectInputs(recognized: readonly RecognizedFile[], candidates: 
   if (of('gguf').length > 0) {
     problems.push({
       id: 'gguf_given',
-      message: `${of('gguf')[0]!.path} is already a GGUF file; there is nothing to convert in it.`,
-      hint: 'Use it with llama.cpp directly, or drop the PEFT adapter it was made from.',
+      message: `${of('gguf')[0]!.path} is already a GGUF file: there is nothing to convert in it, but it is shown below (what it holds, and whether it fits a base model).`,
+      hint: 'Use it with llama.cpp directly, or drop the PEFT adapter it was made from to convert again.',
       blocking: !config && !adapter,
     });
   }

@@ -7,13 +7,15 @@
  */
 import { proxy, transfer, wrap, type Remote } from 'comlink';
 import { ConversionError } from '../../core/light';
-import type { ConversionPlan, InspectOptions } from '../../core';
+import type { AdapterShape, ConversionPlan, InspectOptions } from '../../core';
 import type {
   CandidateFile,
   ConversionInputs,
   ConverterApi,
   ConvertRequestOptions,
+  BaseCheck,
   ConvertResult,
+  GgufInfo,
   HubOpened,
   HubOpenRequest,
   RecognizedFile,
@@ -30,6 +32,10 @@ export interface Converter {
   cancel(): void;
   /** Open an adapter on the Hub (src/app/components/HubInput). Optional: converters of tests without the Hub leave it out. */
   openHub?(request: HubOpenRequest): Promise<HubOpened>;
+  /** Read a .gguf's header: an adapter (inspected) or a model. */
+  ggufInfo?(file: File): Promise<GgufInfo>;
+  /** Check an adapter against a base model's GGUF, by headers. */
+  checkBase?(adapter: AdapterShape, base: File[]): Promise<BaseCheck>;
 }
 
 /** How long a cancelled conversion may take to stop on its own before the worker is terminated. */
@@ -146,6 +152,8 @@ export function createWorkerConverter(makeWorker: () => Worker = startWorker, ti
     recognize: (files) => call((a) => a.recognize(files)).promise,
     inspect: (inputs, options) => call((a) => a.inspect(inputs, options)).promise,
     openHub: (request) => call((a) => a.openHub(request)).promise,
+    ggufInfo: (file) => call<GgufInfo>((a) => a.ggufInfo(file) as Promise<GgufInfo>).promise,
+    checkBase: (adapter, base) => call<BaseCheck>((a) => a.checkBase(adapter, base) as Promise<BaseCheck>).promise,
     convert(inputs, options, target, onProgress) {
       // A streamed download's data port moves to the worker (it talks to the service worker directly).
       const sent = target.kind === 'stream' ? transfer(target, [target.port]) : target;

@@ -3,7 +3,10 @@
  * this lazily, and fetches it early when the browser is idle), so the first screen's JavaScript is
  * only what it shows.
  */
+import type { AdapterShape, ConversionPlan } from '../../../core';
 import { useApp, getAppStore } from '../../state/store';
+import { BaseCheck } from '../GgufCheck/BaseCheck';
+import { GgufInspect } from '../GgufCheck/GgufInspect';
 import { BaseConfigPrompt } from '../BaseConfigPrompt/BaseConfigPrompt';
 import { CopyLink } from '../CopyLink/CopyLink';
 import { HubSummary } from '../HubInput/HubSummary';
@@ -13,9 +16,22 @@ import { ProgressPanel } from '../ProgressPanel/ProgressPanel';
 import { ResultPanel } from '../ResultPanel/ResultPanel';
 import styles from './App.module.css';
 
+/** The adapter side of a base check, from the plan: what the converted file holds. */
+function planShape(plan: ConversionPlan): AdapterShape {
+  return { architecture: plan.ggufArchitecture, tensors: plan.tensors.map((t) => ({ name: t.name, ne: t.ne })) };
+}
+
 export default function AfterDrop() {
   const phase = useApp((s) => s.phase);
   const needsBase = useApp((s) => !!s.selection?.adapterConfig && !!s.selection.adapter && !s.selection.baseConfig && !s.baseConfigFile);
+  const plan = useApp((s) => s.plan);
+  // A .gguf dropped without an adapter to convert: inspect it.
+  const gguf = useApp((s) => {
+    if (s.selection?.adapterConfig || s.selection?.adapter) return null;
+    const r = s.recognized.find((f) => f.kind === 'gguf');
+    return r ? (s.files.find((f) => f.path === r.path)?.file ?? null) : null;
+  });
+  const checkable = plan && plan.refusals.length === 0 ? plan : null;
   return (
     <>
       {phase === 'preflight' && (
@@ -29,12 +45,19 @@ export default function AfterDrop() {
           <HubSummary />
           <InputFiles />
           {needsBase && <BaseConfigPrompt />}
+          {gguf && <GgufInspect file={gguf} />}
           <Preflight />
+          {checkable && <BaseCheck adapter={planShape(checkable)} label="the adapter, as it will be converted," />}
           <CopyLink />
         </>
       )}
       {phase === 'converting' && <ProgressPanel />}
-      {phase === 'done' && <ResultPanel />}
+      {phase === 'done' && (
+        <>
+          <ResultPanel />
+          {checkable && <BaseCheck adapter={planShape(checkable)} label="the converted adapter" />}
+        </>
+      )}
     </>
   );
 }
