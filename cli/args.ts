@@ -27,6 +27,12 @@ export interface CliOptions {
   keepNonFinite: boolean;
   /** Hub base URL for `hf:` references (else HF_ENDPOINT, else the public Hub). */
   hubEndpoint: string | undefined;
+  /** Convert every adapter found in the folder (also implied when the folder is not one but holds some). */
+  all: boolean;
+  /** Where a batch writes its files (default: the current folder). */
+  outdir: string | undefined;
+  /** How many adapters a batch converts at once. */
+  jobs: number;
 }
 
 export type CliCommand =
@@ -70,6 +76,11 @@ Options:
                           vision tower / multimodal projector / audio encoder tensors
   --keep-non-finite       write NaN and infinite values as they are (by default a tensor holding
                           any fails the conversion, naming the tensor and the count)
+  --all                   convert every adapter in the folder: its subfolders (checkpoint-500/, …)
+                          and mlx-lm's numbered checkpoints; implied when the folder holds
+                          adapters but is not one itself
+  --outdir <dir>          where --all writes (default: the current folder)
+  --jobs <n>              adapters converted at once with --all (default 2)
   --hub-endpoint <url>    Hub to read hf: references from (default: $HF_ENDPOINT, else
                           https://huggingface.co)
   -h, --help              show this help
@@ -107,6 +118,9 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
         'text-only': { type: 'boolean' },
         'keep-non-finite': { type: 'boolean' },
         'hub-endpoint': { type: 'string' },
+        all: { type: 'boolean' },
+        outdir: { type: 'string' },
+        jobs: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -137,7 +151,9 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   if (!(OUTTYPE_CHOICES as readonly string[]).includes(outtype)) {
     throw new UsageError(`--outtype must be one of ${OUTTYPE_CHOICES.join(', ')} (got "${values.outtype}")`);
   }
-  for (const key of ['base', 'base-config', 'outfile', 'name', 'hub-endpoint'] as const) {
+  const jobs = values.jobs === undefined ? 2 : Number(values.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 16) throw new UsageError(`--jobs must be a whole number from 1 to 16 (got "${values.jobs}")`);
+  for (const key of ['base', 'base-config', 'outfile', 'name', 'hub-endpoint', 'outdir'] as const) {
     if (values[key] === '') throw new UsageError(`--${key} needs a value`);
   }
   const options: CliOptions = {
@@ -156,6 +172,9 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     textOnly: values['text-only'] === true,
     keepNonFinite: values['keep-non-finite'] === true,
     hubEndpoint: values['hub-endpoint'],
+    all: values.all === true,
+    outdir: values.outdir,
+    jobs,
   };
   return baseGguf !== undefined ? { kind: 'check', options, baseGguf } : { kind: 'convert', options };
 }

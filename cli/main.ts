@@ -34,6 +34,7 @@ import {
 } from '../src/core';
 import { parseCliArgs, USAGE, UsageError, type CliCommand, type CliOptions } from './args';
 import { adapterFromGguf, isGgufPath, runCheckAgainst, runInspect } from './check';
+import { isBatch, runBatch } from './batch';
 import { formatBytes, formatDuration, formatPlan, formatProgressBar, formatRefusal, formatWarning } from './format';
 import { AtomicFileSink, FileSource } from './node-io';
 
@@ -226,6 +227,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   const checkBase = command.kind === 'check' ? command.baseGguf : undefined;
   const options = command.options;
+  // A folder of adapters (checkpoints of a run, or several), or --all: each one, into --outdir.
+  if (command.kind === 'convert' && !looksLikeHubReference(options.adapterDir) && isBatch(options, io.cwd)) {
+    return runBatch(options, io, (argv, sub) => runCli(argv, { ...io, ...sub, isTTY: false }));
+  }
   if (options.usedOldDropFlag) {
     io.stderr('note: --drop-tied-lm-head is now --drop-unapplied --keep-norm-vectors (same effect); the new names say what they do.\n');
   }
