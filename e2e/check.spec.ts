@@ -4,13 +4,14 @@
  * cause; a dropped GGUF adapter is inspected (pairs, scale, flags) and checked against a base of
  * another family; a truncated one is flagged.
  */
-import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { bytesSource, readGgufHeader, type GgufHeaderRead } from '../src/core';
-import { serializeGgufHeader, type GgufTensorInfo } from '../src/core/gguf/writer';
+import type { GgufTensorInfo } from '../src/core/gguf/writer';
+import { baseTensorsFor, writeSparseBase } from '../test/helpers/gguf-base';
 import { expectedBytes, FAKE_PICKER, stageCase, startHarness, type Harness } from './harness';
 
 let h: Harness;
@@ -19,32 +20,13 @@ let adapterBytes: Uint8Array;
 let adapter: GgufHeaderRead;
 const staged = stageCase('llama_bf16_f16', 'llama-lora');
 
-function baseTensors(keep: (name: string) => boolean = () => true): GgufTensorInfo[] {
-  const out: GgufTensorInfo[] = [];
-  for (const t of adapter.tensors) {
-    if (!t.name.endsWith('.lora_a')) continue;
-    const name = t.name.slice(0, -'.lora_a'.length);
-    const b = adapter.tensors.find((x) => x.name === `${name}.lora_b`)!;
-    if (keep(name)) out.push({ name, ne: [t.ne[0]!, b.ne[1]!], type: 'F16', offset: 0 });
-  }
-  return out;
-}
+const baseTensors = (keep?: (name: string) => boolean) => baseTensorsFor(adapter, keep);
 
 function writeBase(name: string, arch: string, tensors: GgufTensorInfo[], blocks: number, size = 3 * 2 ** 30): string {
   const path = join(scratch, name);
-  const header = serializeGgufHeader(
-    [
-      { key: 'general.architecture', type: 'STRING', value: arch },
-      { key: 'general.name', type: 'STRING', value: `Tiny ${arch} base` },
-      { key: `${arch}.block_count`, type: 'UINT32', value: blocks },
-      { key: 'tokenizer.ggml.tokens', type: 'ARRAY', itemType: 'STRING', value: Array.from({ length: 32000 }, (_, i) => `tok${i}`) },
-    ],
-    tensors,
-  );
-  const fd = openSync(path, 'w');
-  writeSync(fd, header);
-  ftruncateSync(fd, size);
-  closeSync(fd);
+  // A tokenizer-sized array in the header, as real bases have: stepped over by the reader.
+  const tokens = { key: 'tokenizer.ggml.tokens', type: 'ARRAY' as const, itemType: 'STRING' as const, value: Array.from({ length: 32000 }, (_, i) => `tok${i}`) };
+  writeSparseBase(path, { arch, name: `Tiny ${arch} base`, blocks, tensors, size, extra: [tokens] });
   return path;
 }
 

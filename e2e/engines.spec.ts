@@ -61,6 +61,14 @@ describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
     await until(() => engine.run<boolean>(`return !!(${q('progress')} || ${q('result')} || ${q('convert-error')})`), 'the conversion to start');
   }
 
+  /** Wait for the result page; a conversion error fails at once, with its text. */
+  const result = (what: string, timeoutMs: number) =>
+    until(async () => {
+      const err = await text('convert-error');
+      if (err) throw new Error(`conversion failed: ${err}`);
+      return text('result');
+    }, what, timeoutMs);
+
   /** A fresh page with these files given through the file input; waits for the preflight or a refusal. */
   async function open(files: string[]) {
     await engine.goto(server.url);
@@ -118,11 +126,7 @@ describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
       const fileName = `${c.adapterDirName}-${c.outtype.toUpperCase()}-LoRA.gguf`;
       await until(async () => (await text('output-file-name')) === fileName, fileName);
       await convert();
-      await until(async () => {
-        const err = await text('convert-error');
-        if (err) throw new Error(`conversion failed: ${err}`);
-        return text('result');
-      }, 'the result', 60_000).catch(async (e) => {
+      await result('the result', 60_000).catch(async (e) => {
         throw new Error(`${String(e)}; the page: ${await engine.run<string>('return document.querySelector("main").textContent')}`);
       });
       const expected = await expectedBytes(join(c.dir, 'input'), { outtype: c.outtype as 'f16', name: c.adapterDirName });
@@ -170,11 +174,7 @@ describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
     await click('outtype-q8_0');
     await until(async () => (await text('output-file-name')) === 'cancelled-lora-Q8_0-LoRA.gguf', 'q8_0');
     await convert();
-    await until(async () => {
-      const err = await text('convert-error');
-      if (err) throw new Error(`conversion failed: ${err}`);
-      return text('result');
-    }, 'the result', 120_000);
+    await result('the result', 120_000);
   }, 240_000);
 
   test('offline: with the server gone, a reload still opens the app and converts the bundled sample', async () => {
@@ -186,10 +186,6 @@ describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
     await engine.run(`[...document.querySelectorAll('button')].find((b) => b.textContent.includes('Try a sample')).click(); return true;`);
     await until(() => engine.run<boolean>(`return !!${q('preflight')}`), 'the sample’s preflight');
     await convert();
-    await until(async () => {
-      const err = await text('convert-error');
-      if (err) throw new Error(`conversion failed: ${err}`);
-      return text('result');
-    }, 'the result, offline', 60_000);
+    await result('the result, offline', 60_000);
   }, 120_000);
 });

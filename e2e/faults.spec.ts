@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page, Worker } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { BIG_LAYERS, FAKE_PICKER, listOpfs, NO_PICKER, startHarness, writeBigAdapter, type Harness } from './harness';
+import { BIG_LAYERS, FAKE_PICKER, listOpfs, NO_PICKER, startHarness, waitForTensors, writeBigAdapter, type Harness } from './harness';
 
 let h: Harness;
 let scratch: string;
@@ -49,14 +49,10 @@ async function openPage(path: SavePath): Promise<{ page: Page; errors: string[] 
   return { page, errors };
 }
 
-/** Convert and wait (checking every animation frame) until at least `tensors` tensors are written. */
+/** Convert and wait until at least `tensors` tensors are written. */
 async function startConversion(page: Page, tensors = 3) {
   await page.getByTestId('convert').click();
-  await page.waitForFunction(
-    (n) => Number((document.querySelector('[data-testid="progress-tensors"]')?.textContent ?? '0').split('/')[0]) >= n,
-    tensors,
-    { timeout: 60_000, polling: 'raf' },
-  );
+  await waitForTensors(page, tensors);
 }
 
 /** After a fault: an error in words, and nothing left in the output folder. */

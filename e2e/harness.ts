@@ -215,3 +215,19 @@ export function writeBigAdapter(dir: string, layers = BIG_LAYERS): number {
   );
   return head.length + at;
 }
+
+/** Wait (every animation frame) until at least `n` tensors are written: the conversion is mid-way. */
+export async function waitForTensors(page: Page, n = 3): Promise<void> {
+  await page.waitForFunction((min) => Number((document.querySelector('[data-testid="progress-tensors"]')?.textContent ?? '0').split('/')[0]) >= min, n, {
+    timeout: 60_000,
+    polling: 'raf',
+  });
+}
+
+/** Click Cancel and wait for the page to say that nothing was written. */
+export async function cancelAndExpectNothingWritten(page: Page): Promise<void> {
+  await page.getByTestId('cancel').click();
+  await page.getByTestId('notice').waitFor({ timeout: 30_000 });
+  const notice = (await page.getByTestId('notice').textContent()) ?? '';
+  if (!/cancelled\. Nothing was written/i.test(notice)) throw new Error(`unexpected notice after cancel: ${notice}`);
+}

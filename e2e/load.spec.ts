@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { CDPSession, Page } from 'playwright-core';
-import { bytesEqual, FAKE_PICKER, readSaved, startHarness, writeBigAdapter, type Harness } from './harness';
+import { bytesEqual, cancelAndExpectNothingWritten, FAKE_PICKER, readSaved, startHarness, waitForTensors, writeBigAdapter, type Harness } from './harness';
 
 let h: Harness;
 let scratch: string;
@@ -96,13 +96,8 @@ async function cancelLargeHalfWay(page: Page) {
   await page.getByTestId('adapter-folder-input').setInputFiles(bigDir);
   await page.getByTestId('preflight').waitFor();
   await page.getByTestId('convert').click();
-  await page.waitForFunction(() => Number((document.querySelector('[data-testid="progress-tensors"]')?.textContent ?? '0').split('/')[0]) >= 3, null, {
-    timeout: 60_000,
-    polling: 'raf',
-  });
-  await page.getByTestId('cancel').click();
-  await page.getByTestId('notice').waitFor({ timeout: 30_000 });
-  expect(await page.getByTestId('notice').textContent()).toMatch(/cancelled\. Nothing was written/i);
+  await waitForTensors(page);
+  await cancelAndExpectNothingWritten(page);
   await page.getByRole('button', { name: 'Start over' }).click();
   await page.getByRole('button', { name: 'Try a sample' }).waitFor();
 }

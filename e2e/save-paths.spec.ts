@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { bytesEqual, expectedBytes, NO_OPFS, NO_PICKER, NO_SW, stageCase, startHarness, writeBigAdapter, type Harness } from './harness';
+import { bytesEqual, cancelAndExpectNothingWritten, expectedBytes, NO_OPFS, NO_PICKER, NO_SW, stageCase, startHarness, waitForTensors, writeBigAdapter, type Harness } from './harness';
 
 let h: Harness;
 let scratch: string;
@@ -79,13 +79,8 @@ describe('save paths, each rung forced on', () => {
     try {
       await savePath(page, 'streamed straight to Downloads');
       const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('convert').click()]);
-      await page.waitForFunction(() => Number((document.querySelector('[data-testid="progress-tensors"]')?.textContent ?? '0').split('/')[0]) >= 3, null, {
-        timeout: 60_000,
-        polling: 'raf',
-      });
-      await page.getByTestId('cancel').click();
-      await page.getByTestId('notice').waitFor({ timeout: 30_000 });
-      expect(await page.getByTestId('notice').textContent()).toMatch(/cancelled\. Nothing was written/i);
+      await waitForTensors(page);
+      await cancelAndExpectNothingWritten(page);
       expect(await download.failure()).not.toBeNull();
       await useF16(page, 'big-llama-lora');
       const [again] = await Promise.all([page.waitForEvent('download'), page.getByTestId('convert').click()]);

@@ -3,12 +3,13 @@
  * GGUFs written here (a multi-GB sparse file, a base with fewer layers, a split base), read by
  * their headers only; and a GGUF adapter inspected, intact and truncated.
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesSource, readGgufHeader, type GgufHeaderRead } from '../../src/core';
-import { serializeGgufHeader, type GgufTensorInfo } from '../../src/core/gguf/writer';
+import type { GgufTensorInfo } from '../../src/core/gguf/writer';
+import { baseTensorsFor, writeSparseBase } from '../helpers/gguf-base';
 import { runCli } from '../../cli/main';
 import { REFERENCE } from '../helpers/fixtures';
 
@@ -26,32 +27,9 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
 let adapterGguf: string;
 let adapter: GgufHeaderRead;
 
-/** The base tensors an adapter's pairs apply to, with the dims llama.cpp checks. */
-function baseTensorsFor(h: GgufHeaderRead, keep: (name: string) => boolean = () => true): GgufTensorInfo[] {
-  const out: GgufTensorInfo[] = [];
-  for (const t of h.tensors) {
-    if (!t.name.endsWith('.lora_a')) continue;
-    const name = t.name.slice(0, -'.lora_a'.length);
-    const b = h.tensors.find((x) => x.name === `${name}.lora_b`)!;
-    if (keep(name)) out.push({ name, ne: [t.ne[0]!, b.ne[1]!], type: 'F16', offset: 0 });
-  }
-  return out;
-}
-
-/** A base GGUF: its header, then the file extended to `size` bytes (sparse: no disk used). */
+/** A base GGUF named Tiny Llama Base: its header, then the file extended sparsely. */
 function writeBase(path: string, tensors: GgufTensorInfo[], blocks: number, size = 3 * 2 ** 30): void {
-  const header = serializeGgufHeader(
-    [
-      { key: 'general.architecture', type: 'STRING', value: 'llama' },
-      { key: 'general.name', type: 'STRING', value: 'Tiny Llama Base' },
-      { key: 'llama.block_count', type: 'UINT32', value: blocks },
-    ],
-    tensors,
-  );
-  const fd = openSync(path, 'w');
-  writeSync(fd, header);
-  ftruncateSync(fd, Math.max(size, header.byteLength));
-  closeSync(fd);
+  writeSparseBase(path, { arch: 'llama', name: 'Tiny Llama Base', blocks, tensors, size });
 }
 
 beforeAll(async () => {
