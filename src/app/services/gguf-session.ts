@@ -20,3 +20,9 @@ function need<K extends 'ggufInfo' | 'checkBase'>(k: K): NonNullable<Converter[K
 
 export const readGgufInfo = (file: File): Promise<GgufInfo> => need('ggufInfo')(file);
 export const checkBaseFiles = (adapter: AdapterShape, base: File[]): Promise<BaseCheck> => need('checkBase')(adapter, base);
+
+/** The converter itself, for the views that run conversions of their own (the batch view). */
+export function sessionConverter(): Converter {
+  if (!converter) throw new Error('The converter is not ready.');
+  return converter;
+}

@@ -6,6 +6,7 @@
 import type { AdapterShape, ConversionPlan } from '../../../core';
 import { useApp, getAppStore } from '../../state/store';
 import { BaseCheck } from '../GgufCheck/BaseCheck';
+import { BatchConvert } from '../BatchConvert/BatchConvert';
 import { GgufInspect } from '../GgufCheck/GgufInspect';
 import { BaseConfigPrompt } from '../BaseConfigPrompt/BaseConfigPrompt';
 import { CopyLink } from '../CopyLink/CopyLink';
@@ -46,6 +47,7 @@ export default function AfterDrop() {
           <InputFiles />
           {needsBase && <BaseConfigPrompt />}
           {gguf && <GgufInspect file={gguf} />}
+          <BatchConvert />
           <Preflight />
           {checkable && <BaseCheck adapter={planShape(checkable)} label="the adapter, as it will be converted," />}
           <CopyLink />
