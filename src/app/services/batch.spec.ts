@@ -23,9 +23,19 @@ describe('batchCandidates', () => {
     ]);
   });
 
-  test('PEFT weights over mlx-lm checkpoints in one folder; the rank from either config', () => {
-    const r = [rec('a/adapter_config.json', 'adapter_config'), rec('a/0000100_adapters.safetensors', 'adapter_weights'), rec('a/adapters.safetensors', 'adapter_weights')];
-    expect(batchCandidates(r, files(r), 'a')[0]!.weights.path).toBe('a/adapters.safetensors');
+  test("an mlx-lm folder: its final weights, and each numbered checkpoint as its own entry; the rank from either config", () => {
+    const r = [
+      rec('a/adapter_config.json', 'adapter_config'),
+      rec('a/0000200_adapters.safetensors', 'adapter_weights'),
+      rec('a/0000100_adapters.safetensors', 'adapter_weights'),
+      rec('a/adapters.safetensors', 'adapter_weights'),
+    ];
+    const c = batchCandidates(r, files(r), 'a');
+    expect(c.map((x) => [x.label, x.step, x.weights.path])).toEqual([
+      ['a', null, 'a/adapters.safetensors'],
+      ['a-step100', 100, 'a/0000100_adapters.safetensors'],
+      ['a-step200', 200, 'a/0000200_adapters.safetensors'],
+    ]);
     expect(rankOf('{"r": 16}')).toBe(16);
     expect(rankOf('{"lora_parameters": {"rank": 8}}')).toBe(8);
     expect(rankOf('not json')).toBeNull();

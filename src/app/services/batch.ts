@@ -60,15 +60,22 @@ export function batchCandidates(recognized: readonly RecognizedFile[], files: re
     if (!weights) continue;
     // Paths start with the dropped folder's name; the label leaves it out unless it is all there is.
     const inner = root && folder.startsWith(`${root}/`) ? folder.slice(root.length + 1) : folder;
-    out.push({
-      folder,
-      label: (inner || root || 'adapter').split('/').join('-'),
-      step: stepOf(folder),
-      config: byPath.get(c.path)!,
-      weights: byPath.get(weights.path)!,
-      baseModel: c.baseModel ?? null,
-      size: weights.size,
-    });
+    const label = (inner || root || 'adapter').split('/').join('-');
+    out.push({ folder, label, step: stepOf(folder), config: byPath.get(c.path)!, weights: byPath.get(weights.path)!, baseModel: c.baseModel ?? null, size: weights.size });
+    // mlx-lm's numbered checkpoints beside its final weights: each one can be converted too.
+    for (const ck of recognized.filter((r) => r.kind === 'adapter_weights' && folderOf(r.path) === folder && r !== weights)) {
+      const m = /^(\d+)_adapters\.safetensors$/.exec(ck.path.split('/').pop()!);
+      if (!m) continue;
+      out.push({
+        folder: ck.path,
+        label: `${label}-step${Number(m[1])}`,
+        step: Number(m[1]),
+        config: byPath.get(c.path)!,
+        weights: byPath.get(ck.path)!,
+        baseModel: c.baseModel ?? null,
+        size: ck.size,
+      });
+    }
   }
   return out.sort((a, b) => a.folder.localeCompare(b.folder, 'en', { numeric: true }));
 }
