@@ -9,6 +9,10 @@ import {
   adapterShapeOf,
   checkAgainstBase,
   ConversionError,
+  formatHubRef,
+  looksLikeHubReference,
+  openHubFile,
+  parseHubRef,
   inspectGgufAdapter,
   readGgufHeader,
   splitPart,
@@ -17,6 +21,7 @@ import {
   type CheckProblem,
   type CheckResult,
   type GgufHeaderRead,
+  type HubRef,
   type InspectedAdapter,
 } from '../src/core';
 import { FileSource } from './node-io';
@@ -40,8 +45,37 @@ export function isGgufPath(path: string): boolean {
   return /\.gguf$/i.test(path);
 }
 
-/** A base model's header, with every shard of a split model (found beside the first). */
-export async function readBaseModel(given: string, cwd: string): Promise<BaseModel> {
+/** Where hf: references are read from, and with which token. */
+export interface HubAccess {
+  endpoint: string;
+  token: string | undefined;
+}
+
+/**
+ * A base GGUF on the Hub (`hf:owner/repo/file.gguf[@revision]`, or a pasted URL): its header read
+ * by range requests; for a split model every shard beside the one named.
+ */
+async function readHubBase(given: string, hub: HubAccess): Promise<BaseModel> {
+  const ref = parseHubRef(given, { endpoint: hub.endpoint });
+  const parts = ref.subfolder.split('/');
+  const file = parts.pop()!;
+  if (!isGgufPath(file)) throw new ConversionError('wrong_input', `${given} does not name a .gguf file in the repository.`, {}, 'Give hf:owner/repo/path/to/model.gguf.');
+  const folder: HubRef = { ...ref, subfolder: parts.join('/') };
+  const part = splitPart(file);
+  const names = part
+    ? Array.from({ length: part.count }, (_, i) => `${file.replace(/-\d{5}-of-\d{5}\.gguf$/i, '')}-${String(i + 1).padStart(5, '0')}-of-${String(part.count).padStart(5, '0')}.gguf`)
+    : [file];
+  const headers: GgufHeaderRead[] = [];
+  for (const name of names) {
+    const source = await openHubFile(folder, name, { endpoint: hub.endpoint, token: hub.token });
+    headers.push(await readGgufHeader(source, `${formatHubRef(folder)}/${name}`));
+  }
+  return { file: names[0]!, headers };
+}
+
+/** A base model's header, with every shard of a split model (found beside the first); local or on the Hub. */
+export async function readBaseModel(given: string, cwd: string, hub?: HubAccess): Promise<BaseModel> {
+  if (hub && (looksLikeHubReference(given) || given.startsWith(`${hub.endpoint.replace(/\/+$/, '')}/`))) return readHubBase(given, hub);
   const path = resolve(cwd, given);
   if (!existsSync(path)) throw new ConversionError('wrong_input', `${given} does not exist.`, { file: given }, "Give the base model's .gguf file.");
   const part = splitPart(path);
@@ -73,8 +107,8 @@ export function formatCheck(r: CheckResult, adapter: string, base: string): stri
 }
 
 /** Check an adapter's shape against the base GGUF; prints the verdict. Returns whether compatible. */
-export async function runCheckAgainst(adapter: AdapterShape, adapterLabel: string, baseGguf: string, json: boolean, io: CheckIo): Promise<boolean> {
-  const base = await readBaseModel(baseGguf, io.cwd);
+export async function runCheckAgainst(adapter: AdapterShape, adapterLabel: string, baseGguf: string, json: boolean, io: CheckIo, hub?: HubAccess): Promise<boolean> {
+  const base = await readBaseModel(baseGguf, io.cwd, hub);
   const r = checkAgainstBase(adapter, base);
   const bytesRead = base.headers.reduce((n, h) => n + h.bytesRead, 0);
   if (json) io.stdout(`${JSON.stringify({ ...r, adapter: adapterLabel, baseFile: base.file, shards: base.headers.length, baseBytesRead: bytesRead }, null, 2)}\n`);

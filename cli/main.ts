@@ -221,9 +221,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (typeof command === 'number') return command;
   if (command.kind === 'inspect') return headerCommand(io, command.json, () => runInspect(command.file, command.json, io));
   // check with a GGUF adapter: headers only, no plan.
+  const hubFor = (o: CliOptions) => {
+    const env = io.env ?? process.env;
+    return { endpoint: o.hubEndpoint ?? (env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT), token: env.HF_TOKEN || undefined };
+  };
   if (command.kind === 'check' && isGgufPath(command.options.adapterDir)) {
     const { adapterDir, json } = command.options;
-    return headerCommand(io, json, async () => runCheckAgainst(await adapterFromGguf(adapterDir, io.cwd), adapterDir, command.baseGguf, json, io));
+    return headerCommand(io, json, async () =>
+      runCheckAgainst(await adapterFromGguf(adapterDir, io.cwd), adapterDir, command.baseGguf, json, io, hubFor(command.options)),
+    );
   }
   const checkBase = command.kind === 'check' ? command.baseGguf : undefined;
   const options = command.options;
@@ -259,7 +265,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       // check: the plan's tensors are what the file would hold.
       if (plan.refusals.length) return fail(plan.refusals, plan);
       const adapter = { architecture: plan.ggufArchitecture, tensors: plan.tensors.map((t) => ({ name: t.name, ne: t.ne })) };
-      return (await runCheckAgainst(adapter, options.adapterDir, checkBase, options.json, io)) ? EXIT_OK : EXIT_REFUSED;
+      return (await runCheckAgainst(adapter, options.adapterDir, checkBase, options.json, io, hubFor(options))) ? EXIT_OK : EXIT_REFUSED;
     }
     const outfile = resolve(io.cwd, options.outfile ?? defaultOutputFileName(name, plan.outtype));
     const hubInfo = hubAdapter ? { hub: { ref: formatHubRef(hubAdapter.pinned), commit: hubAdapter.commit, file: hubAdapter.adapterFile } } : {};

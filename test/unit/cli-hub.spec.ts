@@ -13,6 +13,9 @@ import { runCli } from '../../cli/main';
 import { BIN_FIXTURE_BASE, FIXTURES, REFERENCE } from '../helpers/fixtures';
 import { referenceBaseRepo, referenceCaseRepo, startFakeHub, type FakeHub } from '../helpers/fake-hub';
 import { peftToMlx } from '../helpers/mlx';
+import { baseTensorsFor, writeSparseBase } from '../helpers/gguf-base';
+import { bytesSource, readGgufHeader } from '../../src/core';
+import type { GgufTensorInfo } from '../../src/core/gguf/writer';
 import { readGguf } from '../helpers/gguf-read';
 import { buildSafetensors, type BuildTensor } from '../helpers/safetensors-build';
 
@@ -56,8 +59,27 @@ function mlxRepoFiles(): Record<string, Uint8Array | string> {
   return { 'adapter_config.json': mlx.config, 'adapters.safetensors': mlx.weights, '0000100_adapters.safetensors': 'a checkpoint, not read' };
 }
 
+/** A base model GGUF for the llama fixture (its header, then 16 MB of data), whole and split in two. */
+async function ggufBaseFiles(): Promise<Record<string, Uint8Array>> {
+  const r = await cli([LLAMA_INPUT, '--base-config', LLAMA_BASE_CONFIG, '--outtype', 'f16', '--outfile', 'for-base.gguf'], work);
+  if (r.code !== 0) throw new Error(r.err);
+  const adapter = await readGgufHeader(bytesSource(new Uint8Array(readFileSync(join(work, 'for-base.gguf')))));
+  const tensors = baseTensorsFor(adapter);
+  const file = (ts: GgufTensorInfo[]) => {
+    const path = join(work, `base-${ts.length}.gguf`);
+    writeSparseBase(path, { arch: 'llama', name: 'Tiny Hub Base', blocks: 2, tensors: ts, size: 16 * 2 ** 20 });
+    return new Uint8Array(readFileSync(path));
+  };
+  return {
+    'Tiny-F16.gguf': file(tensors),
+    'split/Tiny-F16-00001-of-00002.gguf': file(tensors.slice(0, 6)),
+    'split/Tiny-F16-00002-of-00002.gguf': file(tensors.slice(6)),
+  };
+}
+
 beforeAll(async () => {
   hub = await startFakeHub([
+    { id: `${ORG}/tiny-base-gguf`, files: await ggufBaseFiles() },
     { id: `${ORG}/mlx-lora`, files: mlxRepoFiles() },
     referenceCaseRepo('llama_bf16_f16', `${ORG}/llama-lora`),
     referenceCaseRepo('llama_bf16_f16', `${ORG}/gated-lora`, { gated: true }),
@@ -109,6 +131,21 @@ describe('lora2gguf hf:owner/repo', () => {
     expect(summary.baseConfig.origin).toBe('hub');
     expect(summary.baseConfig.source).toContain(`${ORG}/tiny-llama-base`);
     expect(new Uint8Array(readFileSync(summary.outfile))).toEqual(expected);
+  });
+
+  it('check against a base GGUF on the Hub: its header by ranges (not its 16 MB), split bases too', async () => {
+    hub.reset();
+    const cwd = freshDir();
+    const r = await cli(['check', LLAMA_INPUT, `hf:${ORG}/tiny-base-gguf/Tiny-F16.gguf`, '--base-config', LLAMA_BASE_CONFIG, '--json'], cwd, { HF_ENDPOINT: hub.url });
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ compatible: true, base: 'Tiny Hub Base' });
+    // One block of the range reader (2 MiB) holds the header: far from the 16 MB file.
+    expect(hub.bytesServed.get(`${ORG}/tiny-base-gguf/Tiny-F16.gguf`)).toBeLessThanOrEqual(2 * 2 ** 20);
+    const split = await cli(['check', LLAMA_INPUT, `hf:${ORG}/tiny-base-gguf/split/Tiny-F16-00001-of-00002.gguf`, '--base-config', LLAMA_BASE_CONFIG, '--json'], cwd, {
+      HF_ENDPOINT: hub.url,
+    });
+    expect(split.code, split.out + split.err).toBe(0);
+    expect(JSON.parse(split.out)).toMatchObject({ compatible: true, shards: 2 });
   });
 
   it('takes a subfolder and a revision, a pasted URL, and --hub-endpoint over HF_ENDPOINT', async () => {
