@@ -42,13 +42,16 @@ export type CliCommand =
   /** `check <adapter> <base.gguf>`: the adapter (a folder, hf:…, or a .gguf) against a base model's GGUF. */
   | { kind: 'check'; options: CliOptions; baseGguf: string }
   /** `inspect <adapter.gguf>`: what a GGUF adapter holds, and what llama.cpp would reject. */
-  | { kind: 'inspect'; file: string; json: boolean };
+  | { kind: 'inspect'; file: string; json: boolean }
+  /** `publish <file.gguf> <owner/repo>`: upload with a model card (HF_TOKEN). */
+  | { kind: 'publish'; file: string; repo: string; baseModel: string | undefined; json: boolean; hubEndpoint: string | undefined };
 
 export const OUTTYPE_CHOICES: readonly OutTypeOption[] = ['f32', 'f16', 'bf16', 'q8_0', 'auto'];
 
 export const USAGE = `Usage: lora2gguf <adapter-dir | hf:owner/repo[/sub/folder][@revision]> [options]
        lora2gguf check <adapter-dir | hf:… | adapter.gguf> <base.gguf> [--json] [--base … | --base-config …]
        lora2gguf inspect <adapter.gguf> [--json]
+       lora2gguf publish <adapter.gguf> <owner/repo> [--base-model <owner/name>] [--json]   (HF_TOKEN)
 
 Convert a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors or .bin) into a
 llama.cpp GGUF LoRA adapter. An adapter on the Hugging Face Hub (hf:… or a pasted
@@ -90,6 +93,8 @@ check: will llama.cpp load this adapter on this base? Reads only the base's head
 split model give its first -00001-of-0000N.gguf, the other shards are found beside it) and makes
 llama.cpp's own load-time checks: architecture, every LoRA tensor's base tensor, shapes, experts.
 inspect: a GGUF adapter's metadata, pairs, ranks and scaling, and what llama.cpp would reject.
+publish: upload a GGUF adapter to a (new or existing) Hub model repo with a model card naming
+--base-model as its base; HF_TOKEN must be a token with write access. Streams from the file.
 (An adapter folder literally named check or inspect: write ./check.)
 
 Exit codes: 0 done (check: compatible; inspect: nothing to flag), 1 refused, incompatible or
@@ -121,6 +126,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
         all: { type: 'boolean' },
         outdir: { type: 'string' },
         jobs: { type: 'string' },
+        'base-model': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -135,6 +141,17 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   if (sub === 'inspect') {
     if (positionals.length !== 2) throw new UsageError('inspect takes one <adapter.gguf>');
     return { kind: 'inspect', file: positionals[1]!, json: values.json === true };
+  }
+  if (sub === 'publish') {
+    if (positionals.length !== 3) throw new UsageError('publish takes <file.gguf> and <owner/repo>');
+    return {
+      kind: 'publish',
+      file: positionals[1]!,
+      repo: positionals[2]!,
+      baseModel: values['base-model'],
+      json: values.json === true,
+      hubEndpoint: values['hub-endpoint'],
+    };
   }
   let baseGguf: string | undefined;
   if (sub === 'check') {

@@ -35,6 +35,7 @@ import {
 import { parseCliArgs, USAGE, UsageError, type CliCommand, type CliOptions } from './args';
 import { adapterFromGguf, isGgufPath, runCheckAgainst, runInspect } from './check';
 import { isBatch, runBatch } from './batch';
+import { runPublish } from './publish';
 import { formatBytes, formatDuration, formatPlan, formatProgressBar, formatRefusal, formatWarning } from './format';
 import { AtomicFileSink, FileSource } from './node-io';
 
@@ -220,6 +221,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const command = parseCommand(argv, io);
   if (typeof command === 'number') return command;
   if (command.kind === 'inspect') return headerCommand(io, command.json, () => runInspect(command.file, command.json, io));
+  if (command.kind === 'publish') {
+    const env = io.env ?? process.env;
+    const endpoint = command.hubEndpoint ?? (env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT);
+    return headerCommand(io, command.json, async () => {
+      await runPublish({ file: command.file, repo: command.repo, baseModel: command.baseModel, json: command.json, endpoint, token: env.HF_TOKEN || undefined, signal: io.signal }, io);
+      return true;
+    });
+  }
   // check with a GGUF adapter: headers only, no plan.
   const hubFor = (o: CliOptions) => {
     const env = io.env ?? process.env;

@@ -22,6 +22,8 @@ export type { GgufHeaderRead, GgufTensorRead } from './gguf/reader';
 export { checkAgainstBase, splitPart } from './check/base';
 export type { AdapterShape, BaseModel, CheckProblem, CheckResult } from './check/base';
 export { adapterShapeOf, inspectGgufAdapter } from './check/adapter-gguf';
+export { modelCard } from './publish/card';
+export type { CardInput } from './publish/card';
 export type { InspectedAdapter, InspectedPair } from './check/adapter-gguf';
 export type { MlxAdapterInfo } from './mlx/adapter';
 export type { AdapterConfig, BaseConfig } from './peft/config';

@@ -57,6 +57,10 @@ export interface FakeHub {
   bytesServed: Map<string, number>;
   /** The commit sha of a repo. */
   shaOf(repo: string): string;
+  /** Commits made through the upload API (@huggingface/hub's commit protocol), in order. */
+  commits: { repo: string; title: string; files: string[] }[];
+  /** A repo's file as now committed, or undefined. */
+  fileOf(repo: string, path: string): Uint8Array | undefined;
   /** Clear the request log and byte counts. */
   reset(): void;
   close(): Promise<void>;
@@ -129,6 +133,78 @@ export async function startFakeHub(repos: FakeRepoSpec[], options: FakeHubOption
   };
   const requests: RecordedRequest[] = [];
   const bytesServed = new Map<string, number>();
+  const commits: { repo: string; title: string; files: string[] }[] = [];
+  /** LFS objects uploaded (to the CDN origin), by sha256, waiting for a commit to name them. */
+  const lfsObjects = new Map<string, Uint8Array>();
+  const readBody = (req: IncomingMessage) =>
+    new Promise<Buffer>((resolve, reject) => {
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => resolve(Buffer.concat(parts)));
+      req.on('error', reject);
+    });
+  const rehash = (repo: Repo) => {
+    const h = createHash('sha1');
+    for (const [p, c] of [...repo.files].sort(([a], [b]) => (a < b ? -1 : 1))) h.update(p).update(c);
+    repo.sha = h.digest('hex');
+  };
+
+  /**
+   * The upload side of the Hub API, as @huggingface/hub's createRepo and commit speak it: create a
+   * repo, preupload (which files go to LFS), the LFS batch (upload URLs on the CDN origin, where no
+   * token may go), and the NDJSON commit. Every call needs the token.
+   */
+  const upload = async (req: IncomingMessage, res: ServerResponse, segs: string[]): Promise<boolean> => {
+    if (req.method !== 'POST') return false;
+    const json = (status: number, body: unknown) => send('hub', req, res, status, { 'Content-Type': 'application/json' }, JSON.stringify(body));
+    if (segs.join('/') === 'api/repos/create') {
+      if (!authorized(req)) return (error('hub', req, res, 401, 'Unauthorized', 'Invalid credentials'), true);
+      const body = JSON.parse((await readBody(req)).toString()) as { name: string; organization: string };
+      const id = `${body.organization}/${body.name}`;
+      if (table.has(id.toLowerCase())) return (error('hub', req, res, 409, 'RepoExists', 'You already created this model repo'), true);
+      table.set(id.toLowerCase(), { id, sha: '', files: new Map(), gated: false, refs: new Set(['main', 'HEAD']) });
+      rehash(table.get(id.toLowerCase())!);
+      return (json(200, { url: `http://hub/${id}`, name: id }), true);
+    }
+    const isPre = segs[0] === 'api' && segs[1] === 'models' && segs[4] === 'preupload';
+    const isCommit = segs[0] === 'api' && segs[1] === 'models' && segs[4] === 'commit';
+    const isBatch = segs.length === 6 && segs[1]!.endsWith('.git') && segs.slice(2).join('/') === 'info/lfs/objects/batch';
+    if (!isPre && !isCommit && !isBatch) return false;
+    const repoId = isBatch ? `${segs[0]}/${segs[1]!.slice(0, -4)}` : `${segs[2]}/${segs[3]}`;
+    const repo = table.get(repoId.toLowerCase());
+    if (!authorized(req)) return (error('hub', req, res, 401, 'Unauthorized', 'Invalid credentials'), true);
+    if (!repo) return (error('hub', req, res, 404, 'RepoNotFound', 'Repository not found'), true);
+    const body = await readBody(req);
+    if (isPre) {
+      const files = (JSON.parse(body.toString()) as { files: { path: string }[] }).files;
+      return (json(200, { files: files.map((f) => ({ path: f.path, uploadMode: LFS.test(f.path) ? 'lfs' : 'regular' })) }), true);
+    }
+    if (isBatch) {
+      const objects = (JSON.parse(body.toString()) as { objects: { oid: string; size: number }[] }).objects;
+      return (json(200, { transfer: 'basic', objects: objects.map((o) => ({ ...o, actions: { upload: { href: `${cdnOrigin}/upload/${o.oid}` } } })) }), true);
+    }
+    const lines = body
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { key: string; value: Record<string, unknown> });
+    const next = new Map(repo.files);
+    for (const { key, value } of lines.slice(1)) {
+      if (key === 'lfsFile') {
+        const bytes = lfsObjects.get(value['oid'] as string);
+        if (!bytes) return (error('hub', req, res, 400, 'BadRequest', `LFS object ${value['oid']} was not uploaded`), true);
+        next.set(value['path'] as string, bytes);
+      } else if (key === 'file') {
+        next.set(value['path'] as string, new Uint8Array(Buffer.from(value['content'] as string, 'base64')));
+      } else if (key === 'deletedFile') {
+        next.delete(value['path'] as string);
+      }
+    }
+    repo.files = next;
+    rehash(repo);
+    commits.push({ repo: repo.id, title: String(lines[0]?.value['summary'] ?? ''), files: lines.slice(1).map((l) => l.value['path'] as string) });
+    return (json(200, { commitOid: repo.sha, commitUrl: `http://hub/${repo.id}/commit/${repo.sha}` }), true);
+  };
 
   const record = (server: 'hub' | 'cdn', req: IncomingMessage, status: number) => {
     const auth = req.headers.authorization ?? null;
@@ -199,10 +275,11 @@ export async function startFakeHub(repos: FakeRepoSpec[], options: FakeHubOption
     createHmac('sha256', secret).update(`${hash}:${repo}:${path}:${expires}`).digest('hex');
 
   let cdnOrigin = '';
-  const hubServer = createServer((req, res) => {
+  const hubServer = createServer(async (req, res) => {
     if (req.method === 'OPTIONS') return send('hub', req, res, 204, {});
     const url = new URL(req.url ?? '/', 'http://x');
     const segs = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    if (await upload(req, res, segs)) return;
     // /api/models/<owner>/<repo>[/revision/<rev>]
     if (segs[0] === 'api' && segs[1] === 'models' && segs.length >= 4) {
       const repo = table.get(`${segs[2]}/${segs[3]}`.toLowerCase());
@@ -252,9 +329,16 @@ export async function startFakeHub(repos: FakeRepoSpec[], options: FakeHubOption
     return error('hub', req, res, 404, 'EntryNotFound', 'Not found');
   });
 
-  const cdnServer = createServer((req, res) => {
+  const cdnServer = createServer(async (req, res) => {
     if (req.method === 'OPTIONS') return send('cdn', req, res, 204, {});
     const url = new URL(req.url ?? '/', 'http://x');
+    const put = /^\/upload\/([0-9a-f]{64})$/.exec(url.pathname);
+    if (req.method === 'PUT' && put) {
+      const bytes = new Uint8Array(await readBody(req));
+      if (createHash('sha256').update(bytes).digest('hex') !== put[1]) return error('cdn', req, res, 400, 'BadDigest', 'The content does not match its sha256');
+      lfsObjects.set(put[1]!, bytes);
+      return send('cdn', req, res, 200, { ETag: `"${put[1]}"` });
+    }
     const m = /^\/lfs\/([0-9a-f]{64})$/.exec(url.pathname);
     const repoId = url.searchParams.get('repo') ?? '';
     const path = url.searchParams.get('path') ?? '';
@@ -286,6 +370,10 @@ export async function startFakeHub(repos: FakeRepoSpec[], options: FakeHubOption
       const r = table.get(repo.toLowerCase());
       if (!r) throw new Error(`no repo ${repo}`);
       return r.sha;
+    },
+    commits,
+    fileOf(repo, path) {
+      return table.get(repo.toLowerCase())?.files.get(path);
     },
     reset() {
       requests.length = 0;
