@@ -403,7 +403,16 @@ describe('parseCliArgs', () => {
         textOnly: true,
         keepNonFinite: true,
         hubEndpoint: 'http://127.0.0.1:1',
+        all: false,
+        outdir: undefined,
+        jobs: 2,
       },
+    });
+    expect(parseCliArgs(['check', 'a', 'b.gguf'])).toMatchObject({ kind: 'check', baseGguf: 'b.gguf', options: { adapterDir: 'a' } });
+    expect(parseCliArgs(['inspect', 'x.gguf', '--json'])).toEqual({ kind: 'inspect', file: 'x.gguf', json: true });
+    expect(parseCliArgs(['publish', 'x.gguf', 'me/r', '--base-model', 'o/b'])).toMatchObject({ kind: 'publish', file: 'x.gguf', repo: 'me/r', baseModel: 'o/b' });
+    expect(parseCliArgs(['run', '--all', '--outdir', 'out', '--jobs', '4']).kind === 'convert' && parseCliArgs(['run', '--all', '--outdir', 'out', '--jobs', '4'])).toMatchObject({
+      options: { all: true, outdir: 'out', jobs: 4 },
     });
     expect(() => parseCliArgs(['dir', '--base', 'b', '--base-config', 'c'])).toThrow(UsageError);
     expect(() => parseCliArgs(['dir', '--outtype'])).toThrow(UsageError);
