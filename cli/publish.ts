@@ -6,8 +6,8 @@
  */
 import { openAsBlob } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { commitIter, createRepo } from '@huggingface/hub';
 import { ConversionError, inspectGgufAdapter, isValidRepoId, modelCard, readGgufHeader } from '../src/core';
+import { publishAdapter, type Published } from '../workers/publish';
 import { FileSource } from './node-io';
 
 export interface PublishIo {
@@ -26,7 +26,7 @@ export interface PublishOptions {
   signal?: AbortSignal;
 }
 
-export async function runPublish(o: PublishOptions, io: PublishIo): Promise<{ commit: string; url: string }> {
+export async function runPublish(o: PublishOptions, io: PublishIo): Promise<Published> {
   if (!o.token) {
     throw new ConversionError('auth_required', 'Publishing needs a Hugging Face token with write access.', {}, 'Set HF_TOKEN to a token with write access (huggingface.co/settings/tokens) and run again.');
   }
@@ -60,60 +60,23 @@ export async function runPublish(o: PublishOptions, io: PublishIo): Promise<{ co
     outtype: inspected.pairs[0]?.a.type.toLowerCase() ?? null,
     pairs: inspected.pairs.length,
   });
-  const credentials = { accessToken: o.token };
-  try {
-    await createRepo({ repo: { type: 'model', name: o.repo }, ...credentials, hubUrl: o.endpoint });
-    if (!o.json) io.stderr(`created ${o.repo}\n`);
-  } catch (e) {
-    // An existing repo is where it goes; anything else is an error.
-    if ((e as { statusCode?: number }).statusCode !== 409) throw hubError(e, o.repo);
-  }
-  const content = await openAsBlob(path);
   let last = -1;
-  try {
-    const it = commitIter({
-      repo: { type: 'model', name: o.repo },
-      ...credentials,
-      hubUrl: o.endpoint,
-      title: `Add ${fileName} (converted with lora2gguf)`,
-      operations: [
-        { operation: 'addOrUpdate', path: fileName, content },
-        { operation: 'addOrUpdate', path: 'README.md', content: new Blob([card], { type: 'text/markdown' }) },
-      ],
-      abortSignal: o.signal,
-    });
-    for (;;) {
-      // Stopping between steps means the commit, the last step, is never sent.
-      if (o.signal?.aborted) {
-        await it.return?.(undefined as never).catch(() => undefined);
-        throw new DOMException('Aborted', 'AbortError');
-      }
-      const r = await it.next();
-      if (r.done) {
-        const url = `${o.endpoint.replace(/\/+$/, '')}/${o.repo}`;
-        const commit = r.value?.commit?.oid ?? '';
-        if (o.json) io.stdout(`${JSON.stringify({ ok: true, repo: o.repo, file: fileName, commit, url }, null, 2)}\n`);
-        else io.stdout(`Published ${fileName} to ${url}${commit ? ` (commit ${commit.slice(0, 12)})` : ''}\n`);
-        return { commit, url };
-      }
-      const ev = r.value;
-      if (!o.json && ev.event === 'fileProgress' && ev.path === fileName) {
-        const pct = Math.floor(ev.progress * 100);
-        if (pct !== last && pct % 25 === 0) io.stderr(`  ${ev.state} ${fileName}: ${pct}%\n`);
-        last = pct;
-      }
-    }
-  } catch (e) {
-    if ((e as Error)?.name === 'AbortError' || o.signal?.aborted) throw new ConversionError('aborted', 'Publishing cancelled before the commit: the repository is unchanged.');
-    throw hubError(e, o.repo);
-  }
-}
-
-function hubError(e: unknown, repo: string): ConversionError {
-  const status = (e as { statusCode?: number }).statusCode;
-  const message = (e as Error)?.message ?? String(e);
-  if (status === 401 || status === 403) {
-    return new ConversionError('auth_required', `The Hub refused the token for ${repo}: ${message}`, { repo }, 'Check that HF_TOKEN has write access to this namespace.');
-  }
-  return new ConversionError('io', `Publishing to ${repo} failed: ${message}`, { repo }, 'Try again; nothing was committed unless the Hub says otherwise.');
+  const published = await publishAdapter({
+    file: await openAsBlob(path),
+    fileName,
+    repo: o.repo,
+    card,
+    token: o.token,
+    endpoint: o.endpoint,
+    signal: o.signal,
+    onProgress: (p) => {
+      const pct = Math.floor(p.progress * 100);
+      if (!o.json && pct !== last && pct % 25 === 0) io.stderr(`  ${p.state} ${fileName}: ${pct}%\n`);
+      last = pct;
+    },
+  });
+  if (!o.json && published.created) io.stderr(`created ${o.repo}\n`);
+  if (o.json) io.stdout(`${JSON.stringify({ ok: true, repo: o.repo, file: fileName, commit: published.commit, url: published.url }, null, 2)}\n`);
+  else io.stdout(`Published ${fileName} to ${published.url}${published.commit ? ` (commit ${published.commit.slice(0, 12)})` : ''}\n`);
+  return published;
 }

@@ -79,7 +79,7 @@ describe('from the Hub', () => {
     const sha = hub.shaOf('test-org/llama-lora');
     const page = await newPage();
     const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('pageerror', (e) => errors.push(String(e) + (process.env.DBG ? e.stack : '')));
     await page.goto(`${server.url}#v=1&repo=test-org/llama-lora&path=${SUB}&rev=v1&outtype=q8_0&name=shared-lora`);
     await page.getByTestId('preflight').waitFor({ timeout: 30_000 });
 
@@ -165,5 +165,52 @@ describe('from the Hub', () => {
     expect(await page.getByTestId('hub-summary-ref').textContent()).toBe(`test-org/llama-lora/${SUB}@v1`);
     expect(await page.getByTestId('output-name').inputValue()).toBe('step-10');
     await page.close();
+  });
+
+  test('publish after converting: the exact bytes and a card naming the base reach the Hub; the token only to the Hub; cancel leaves no commit', async () => {
+    const page = await newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e) + (process.env.DBG ? e.stack : '')));
+    try {
+      await page.goto(`${server.url}#v=1&repo=test-org/llama-lora&path=${SUB}&rev=v1&outtype=f16&name=to-publish`);
+      await page.getByTestId('preflight').waitFor({ timeout: 30_000 });
+      await page.getByTestId('convert').click();
+      await page.getByTestId('result').waitFor({ timeout: 30_000 });
+      const saved = await readSaved(page, 'to-publish-F16-LoRA.gguf');
+      hub.reset();
+      await page.getByTestId('publish-repo').fill('test-org/published-gguf');
+      // The base is the adapter's base model, prefilled from its config.
+      expect(await page.getByTestId('publish-base').inputValue()).toBe('test-org/tiny-llama');
+      await page.getByTestId('publish-token').fill(hub.token);
+      await page.getByTestId('publish-button').click();
+      await page.getByTestId('publish-done').waitFor({ timeout: 30_000 });
+      expect(Buffer.from(hub.fileOf('test-org/published-gguf', 'to-publish-F16-LoRA.gguf')!).equals(Buffer.from(saved))).toBe(true);
+      const card = new TextDecoder().decode(hub.fileOf('test-org/published-gguf', 'README.md'));
+      expect(card).toMatch(/^---\nbase_model: test-org\/tiny-llama\nbase_model_relation: adapter\n/);
+      expect(card).toContain(`repo=test-org/llama-lora&path=${SUB}`);
+      expect(hub.requests.filter((r) => r.server === 'cdn').every((r) => !r.authorization)).toBe(true);
+      // Every Hub call carried it (CORS preflights carry no credentials by design).
+      expect(hub.requests.filter((r) => r.server === 'hub' && r.method !== 'OPTIONS').every((r) => r.token === hub.token)).toBe(true);
+      // Never stored anywhere the page keeps things.
+      const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie + location.href);
+      expect(stored).not.toContain(hub.token);
+
+      // Cancelled while the file is uploading (the fake Hub holds the upload): no commit.
+      const commits = hub.commits.length;
+      const started = hub.uploadsStarted();
+      const release = hub.holdUploads();
+      await page.getByTestId('publish-repo').fill('test-org/cancelled-gguf');
+      await page.getByTestId('publish-button').click();
+      await expect.poll(() => hub.uploadsStarted(), { timeout: 30_000 }).toBeGreaterThan(started);
+      await page.getByTestId('publish-cancel').click();
+      release();
+      await page.getByTestId('publish-error').waitFor({ timeout: 30_000 });
+      expect(await page.getByTestId('publish-error').textContent()).toContain('cancelled before the commit');
+      expect(hub.commits.length).toBe(commits);
+      expect(errors).toEqual([]);
+      expect(await cspViolations(page)).toEqual([]);
+    } finally {
+      await page.close();
+    }
   });
 });

@@ -30,6 +30,7 @@ import type { ConversionInputs, ConverterApi, ConvertResult, HubAdapterSource, H
 import { registerErrorTransfer } from './protocol';
 import { recognizeFiles, MAX_CONFIG_BYTES } from './recognize';
 import { verifyOutput } from './verify';
+import { publishAdapter } from './publish';
 
 registerErrorTransfer();
 
@@ -206,6 +207,7 @@ function orderShards(files: File[]): File[] {
 }
 
 let current: AbortController | null = null;
+let publishing: AbortController | null = null;
 
 const api: ConverterApi = {
   recognize(files) {
@@ -301,6 +303,21 @@ const api: ConverterApi = {
       tensorCount: header.tensors.length,
       bytesRead: header.bytesRead,
     };
+  },
+
+  async publish(request, onProgress) {
+    publishing?.abort();
+    const controller = new AbortController();
+    publishing = controller;
+    try {
+      return await publishAdapter({ ...request, signal: controller.signal, onProgress: (p) => void Promise.resolve(onProgress(p)).catch(() => undefined) });
+    } finally {
+      if (publishing === controller) publishing = null;
+    }
+  },
+
+  cancelPublish() {
+    publishing?.abort();
   },
 
   async checkBase(adapter, base) {

@@ -150,6 +150,24 @@ export interface ConverterApi {
   ggufInfo(file: File): Promise<GgufInfo>;
   /** Check an adapter against a base model's GGUF (every shard of a split one), by headers only. */
   checkBase(adapter: AdapterShape, base: File[]): Promise<BaseCheck>;
+  /** Upload a converted file and its model card to a Hub model repo (created when missing). */
+  publish(request: PublishCall, onProgress: (p: PublishProgress) => void): Promise<{ commit: string; url: string; created: boolean }>;
+  /** Stop a running publish before its commit: the repo is left unchanged. */
+  cancelPublish(): void;
+}
+
+export interface PublishCall {
+  file: Blob;
+  fileName: string;
+  repo: string;
+  card: string;
+  token: string;
+  endpoint: string;
+}
+
+export interface PublishProgress {
+  state: 'hashing' | 'uploading' | 'committing';
+  progress: number;
 }
 
 export type GgufInfo =

@@ -61,6 +61,10 @@ export interface FakeHub {
   commits: { repo: string; title: string; files: string[] }[];
   /** A repo's file as now committed, or undefined. */
   fileOf(repo: string, path: string): Uint8Array | undefined;
+  /** Make LFS uploads wait (to cancel one mid-way) until the returned function is called. */
+  holdUploads(): () => void;
+  /** How many LFS uploads have arrived (held or not). */
+  uploadsStarted(): number;
   /** Clear the request log and byte counts. */
   reset(): void;
   close(): Promise<void>;
@@ -77,8 +81,9 @@ interface Repo {
 const LFS = /\.(safetensors|bin|gguf|pt|pth)$/;
 const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Headers': 'Authorization, Range, Content-Type, Accept',
-  'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
+  'Access-Control-Allow-Headers': 'Authorization, Range, Content-Type, Accept, X-Request-Id',
+  // PUT and POST: the upload protocol (LFS uploads go to the CDN origin).
+  'Access-Control-Allow-Methods': 'GET, HEAD, POST, PUT, OPTIONS',
   'Access-Control-Expose-Headers': 'Content-Range, Content-Length, Accept-Ranges, ETag, X-Repo-Commit, X-Error-Code, X-Error-Message, X-Linked-Size, Location',
 };
 
@@ -136,6 +141,8 @@ export async function startFakeHub(repos: FakeRepoSpec[], options: FakeHubOption
   const commits: { repo: string; title: string; files: string[] }[] = [];
   /** LFS objects uploaded (to the CDN origin), by sha256, waiting for a commit to name them. */
   const lfsObjects = new Map<string, Uint8Array>();
+  let uploadGate: Promise<void> | null = null;
+  let uploadsStarted = 0;
   const readBody = (req: IncomingMessage) =>
     new Promise<Buffer>((resolve, reject) => {
       const parts: Buffer[] = [];
@@ -334,7 +341,9 @@ export async function startFakeHub(repos: FakeRepoSpec[], options: FakeHubOption
     const url = new URL(req.url ?? '/', 'http://x');
     const put = /^\/upload\/([0-9a-f]{64})$/.exec(url.pathname);
     if (req.method === 'PUT' && put) {
+      uploadsStarted++;
       const bytes = new Uint8Array(await readBody(req));
+      if (uploadGate) await uploadGate;
       if (createHash('sha256').update(bytes).digest('hex') !== put[1]) return error('cdn', req, res, 400, 'BadDigest', 'The content does not match its sha256');
       lfsObjects.set(put[1]!, bytes);
       return send('cdn', req, res, 200, { ETag: `"${put[1]}"` });
@@ -372,6 +381,15 @@ export async function startFakeHub(repos: FakeRepoSpec[], options: FakeHubOption
       return r.sha;
     },
     commits,
+    holdUploads() {
+      let release!: () => void;
+      uploadGate = new Promise<void>((r) => (release = r));
+      return () => {
+        uploadGate = null;
+        release();
+      };
+    },
+    uploadsStarted: () => uploadsStarted,
     fileOf(repo, path) {
       return table.get(repo.toLowerCase())?.files.get(path);
     },

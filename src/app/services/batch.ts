@@ -57,7 +57,8 @@ export function batchCandidates(recognized: readonly RecognizedFile[], files: re
         const rb = WEIGHTS_PREFERENCE.indexOf(b.path.split('/').pop()!);
         return (ra < 0 ? 99 : ra) - (rb < 0 ? 99 : rb);
       })[0];
-    if (!weights) continue;
+    // Only files the user gave (a Hub adapter's are read by ranges, not held here).
+    if (!weights || !byPath.has(c.path) || !byPath.has(weights.path)) continue;
     // Paths start with the dropped folder's name; the label leaves it out unless it is all there is.
     const inner = root && folder.startsWith(`${root}/`) ? folder.slice(root.length + 1) : folder;
     const label = (inner || root || 'adapter').split('/').join('-');

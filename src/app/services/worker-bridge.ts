@@ -17,6 +17,8 @@ import type {
   ConvertResult,
   GgufInfo,
   HubOpened,
+  PublishCall,
+  PublishProgress,
   HubOpenRequest,
   RecognizedFile,
   SaveTarget,
@@ -36,6 +38,9 @@ export interface Converter {
   ggufInfo?(file: File): Promise<GgufInfo>;
   /** Check an adapter against a base model's GGUF, by headers. */
   checkBase?(adapter: AdapterShape, base: File[]): Promise<BaseCheck>;
+  /** Publish a converted file to the Hub; cancelPublish stops it before the commit. */
+  publish?(request: PublishCall, onProgress: (p: PublishProgress) => void): Promise<{ commit: string; url: string; created: boolean }>;
+  cancelPublish?(): void;
 }
 
 /** How long a cancelled conversion may take to stop on its own before the worker is terminated. */
@@ -153,6 +158,8 @@ export function createWorkerConverter(makeWorker: () => Worker = startWorker, ti
     inspect: (inputs, options) => call((a) => a.inspect(inputs, options)).promise,
     openHub: (request) => call((a) => a.openHub(request)).promise,
     ggufInfo: (file) => call<GgufInfo>((a) => a.ggufInfo(file) as Promise<GgufInfo>).promise,
+    publish: (request, onProgress) => call<{ commit: string; url: string; created: boolean }>((a) => a.publish(request, proxy(onProgress)) as Promise<{ commit: string; url: string; created: boolean }>).promise,
+    cancelPublish: () => void api?.cancelPublish(),
     checkBase: (adapter, base) => call<BaseCheck>((a) => a.checkBase(adapter, base) as Promise<BaseCheck>).promise,
     convert(inputs, options, target, onProgress) {
       // A streamed download's data port moves to the worker (it talks to the service worker directly).

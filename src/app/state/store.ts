@@ -126,6 +126,11 @@ export interface AppState {
   reset(): void;
   failLoad(e: unknown): void;
   setSavePaths(probe: SavePathProbe): void;
+  /**
+   * The last converted file, to publish it: the picked file, the temporary file, or the Blob kept
+   * in memory; null when it streamed to Downloads (the page cannot read it back) or was cleared.
+   */
+  savedOutput(): Promise<Blob | null>;
 }
 
 /** Where the output of the current plan will be saved, or why it cannot be; null until probed and planned. */
@@ -207,6 +212,8 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
   let generation = 0;
   let nameTimer: ReturnType<typeof setTimeout> | null = null;
   let releaseLock: (() => void) | null = null;
+  /** Where the last successful conversion is, for savedOutput(). */
+  let saved: { kind: 'handle'; handle: FileSystemFileHandle } | { kind: 'opfs'; name: string } | { kind: 'memory'; blob: Blob } | null = null;
 
   return createStore<AppState>((set, get) => {
     const runInspect = async () => {
@@ -226,6 +233,7 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
     };
 
     const clearResult = () => {
+      saved = null;
       const r = get().result;
       if (r?.downloadUrl) save.revokeObjectURL(r.downloadUrl);
       if (r?.tempName) void save.removeTempFile(r.tempName);
@@ -395,6 +403,14 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
           let downloadUrl: string | null = null;
           if (target.kind === 'opfs') downloadUrl = save.createObjectURL(await save.getTempFile(target.name));
           else if (target.kind === 'memory' && blob) downloadUrl = save.createObjectURL(blob);
+          saved =
+            target.kind === 'handle'
+              ? { kind: 'handle', handle: target.handle }
+              : target.kind === 'opfs'
+                ? { kind: 'opfs', name: target.name }
+                : target.kind === 'memory' && blob
+                  ? { kind: 'memory', blob }
+                  : null;
           set({
             phase: 'done',
             progress: null,
@@ -455,6 +471,13 @@ export function createAppStore(converter: Converter, save: SaveDeps): StoreApi<A
       savePaths: null,
       setSavePaths(savePaths) {
         set({ savePaths });
+      },
+
+      async savedOutput() {
+        if (!saved) return null;
+        if (saved.kind === 'memory') return saved.blob;
+        if (saved.kind === 'handle') return saved.handle.getFile();
+        return save.getTempFile(saved.name);
       },
     };
   });

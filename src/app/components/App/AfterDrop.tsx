@@ -7,6 +7,7 @@ import type { AdapterShape, ConversionPlan } from '../../../core';
 import { useApp, getAppStore } from '../../state/store';
 import { BaseCheck } from '../GgufCheck/BaseCheck';
 import { BatchConvert } from '../BatchConvert/BatchConvert';
+import { PublishPanel } from '../PublishPanel/PublishPanel';
 import { GgufInspect } from '../GgufCheck/GgufInspect';
 import { BaseConfigPrompt } from '../BaseConfigPrompt/BaseConfigPrompt';
 import { CopyLink } from '../CopyLink/CopyLink';
@@ -58,6 +59,7 @@ export default function AfterDrop() {
         <>
           <ResultPanel />
           {checkable && <BaseCheck adapter={planShape(checkable)} label="the converted adapter" />}
+          <PublishPanel />
         </>
       )}
     </>
