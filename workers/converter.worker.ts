@@ -30,7 +30,6 @@ import type { ConversionInputs, ConverterApi, ConvertResult, HubAdapterSource, H
 import { registerErrorTransfer } from './protocol';
 import { recognizeFiles, MAX_CONFIG_BYTES } from './recognize';
 import { verifyOutput } from './verify';
-import { publishAdapter } from './publish';
 
 registerErrorTransfer();
 
@@ -310,6 +309,8 @@ const api: ConverterApi = {
     const controller = new AbortController();
     publishing = controller;
     try {
+      // Loaded on first use: @huggingface/hub's upload code stays out of the converter's chunk.
+      const { publishAdapter } = await import('./publish');
       return await publishAdapter({ ...request, signal: controller.signal, onProgress: (p) => void Promise.resolve(onProgress(p)).catch(() => undefined) });
     } finally {
       if (publishing === controller) publishing = null;
