@@ -1,7 +1,7 @@
 /**
  * Why the adapter's weights and small config files are still read by our own Hub client
- * (src/core/hub) rather than by @huggingface/hub (which publishing uses): measured here, side by
- * side, against the same fake Hub — the same adapter planned and converted both ways, with the
+ * (src/core/hub) rather than by @huggingface/hub (which model info, listing and publishing use):
+ * measured here, side by side, against the same fake Hub — the same adapter planned and converted both ways, with the
  * requests each makes. The library's `downloadFile` Blob fetches every slice from the resolve URL
  * (one Hub request plus its redirect to the CDN, per read, nothing cached), where ours resolves
  * once and reads the CDN by 2 MiB blocks, cached and coalesced; for a small file it probes with

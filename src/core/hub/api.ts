@@ -2,7 +2,8 @@ import { lookupBaseConfig } from '../catalogue/lookup';
 import { ConversionError } from '../errors';
 import { decodeUtf8 } from '../io';
 import { parseAdapterConfig } from '../peft/config';
-import { failureFor, hubGet, type HubClientOptions } from './http';
+import { throwIfAborted } from '../errors';
+import { defaultFetch, failureFor, hubGet, networkError, type HubClientOptions, type ResponseLike } from './http';
 import { DEFAULT_HUB_ENDPOINT, formatHubRef, parseHubRef, refFilePath, repoIdProblem, type HubRef } from './ref';
 import { openRangeSource, type HttpRangeSource, type RangeSourceOptions } from './source';
 
@@ -51,34 +52,54 @@ export function adapterFolders(files: readonly string[]): string[] {
   return out.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
 }
 
-/** `/api/models/<repo>/revision/<rev>`: resolve the revision to a commit (and learn if gated). */
+/**
+ * `/api/models/<repo>/revision/<rev>`: resolve the revision to a commit, learn if it is gated and
+ * list its files — through @huggingface/hub's `modelInfo` (one request, as our own client made;
+ * test/unit/hub-client.spec.ts). Its requests go through our fetch, so the caller's abort signal
+ * holds and a refusal keeps its response, which `failureFor` puts into our words.
+ */
 export async function fetchModelInfo(ref: HubRef, options: HubClientOptions = {}): Promise<ModelInfo> {
-  const url = `${endpointOf(options)}/api/models/${ref.repo}/revision/${encodeURIComponent(ref.revision)}`;
-  const { response } = await hubGet(url, options, { Accept: 'application/json' });
-  if (!response.ok) {
-    throw await failureFor(response, { what: `Model info of ${ref.repo}`, repo: ref.repo, revision: ref.revision, hadToken: !!options.token });
-  }
-  let json: unknown;
+  const ctx = { what: `Model info of ${ref.repo}`, repo: ref.repo, revision: ref.revision, hadToken: !!options.token };
+  const fetchFn = options.fetch ?? defaultFetch();
+  let refused: ResponseLike | undefined;
+  const viaOurFetch = async (input: unknown, init?: { headers?: Record<string, string> }): Promise<ResponseLike> => {
+    const url = typeof input === 'string' ? input : String((input as { href?: string }).href ?? input);
+    throwIfAborted(options.signal);
+    let res: ResponseLike;
+    try {
+      res = await fetchFn(url, { method: 'GET', headers: { Accept: 'application/json', ...(init?.headers ?? {}) }, signal: options.signal });
+    } catch (e) {
+      throw networkError(url, e, options.signal);
+    }
+    if (!res.ok) refused = res;
+    return res;
+  };
+  let o: { sha?: unknown; filePaths?: unknown; gated?: unknown; private?: unknown; name?: unknown };
   try {
-    json = JSON.parse(await response.text());
-  } catch {
-    throw new ConversionError('io', `Model info of ${ref.repo}: the Hub did not answer JSON.`, { repo: ref.repo });
+    // Loaded when the Hub is first used: the library stays out of the converter's own chunk.
+    const { modelInfo } = await import('@huggingface/hub');
+    o = (await modelInfo({
+      name: ref.repo,
+      revision: ref.revision,
+      hubUrl: endpointOf(options),
+      ...(options.token ? { accessToken: options.token } : {}),
+      additionalFields: ['sha', 'filePaths'],
+      fetch: viaOurFetch as never,
+    })) as typeof o;
+  } catch (e) {
+    if (e instanceof ConversionError) throw e;
+    if (refused) throw await failureFor(refused, ctx);
+    throw new ConversionError('io', `Model info of ${ref.repo}: ${(e as Error)?.message ?? String(e)}`, { repo: ref.repo });
   }
-  const o = (json ?? {}) as Record<string, unknown>;
-  if (typeof o['sha'] !== 'string' || !/^[0-9a-f]{40}$/i.test(o['sha'])) {
+  if (typeof o.sha !== 'string' || !/^[0-9a-f]{40}$/i.test(o.sha)) {
     throw new ConversionError('io', `Model info of ${ref.repo}: no commit sha in the answer.`, { repo: ref.repo });
   }
   return {
-    id: typeof o['id'] === 'string' ? o['id'] : ref.repo,
-    sha: o['sha'].toLowerCase(),
-    private: o['private'] === true,
-    gated: typeof o['gated'] === 'string' ? o['gated'] : o['gated'] === true ? 'auto' : false,
-    files: Array.isArray(o['siblings'])
-      ? (o['siblings'] as unknown[]).flatMap((x) => {
-          const name = (x as { rfilename?: unknown } | null)?.rfilename;
-          return typeof name === 'string' ? [name] : [];
-        })
-      : [],
+    id: typeof o.name === 'string' ? o.name : ref.repo,
+    sha: o.sha.toLowerCase(),
+    private: o.private === true,
+    gated: typeof o.gated === 'string' ? o.gated : o.gated === true ? 'auto' : false,
+    files: Array.isArray(o.filePaths) ? (o.filePaths as unknown[]).filter((f): f is string => typeof f === 'string') : [],
   };
 }
 

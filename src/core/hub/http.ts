@@ -87,7 +87,7 @@ async function discard(res: ResponseLike): Promise<void> {
   }
 }
 
-function networkError(url: string, e: unknown, signal: AbortSignalLike | undefined): ConversionError {
+export function networkError(url: string, e: unknown, signal: AbortSignalLike | undefined): ConversionError {
   if (signal?.aborted || (e as { name?: string } | null)?.name === 'AbortError') return new ConversionError('aborted', 'Cancelled.');
   return new ConversionError(
     'io',

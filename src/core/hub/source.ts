@@ -9,7 +9,7 @@ import { failureFor, hubGet, redactUrl, type FailureContext, type HubClientOptio
  * tensor after tensor cost about one request per block, and every byte is fetched once while it
  * stays in the bounded cache. Nothing holds the whole file.
  *
- * Why this and not @huggingface/hub's `downloadFile` Blob (which publishing does use): measured in
+ * Why this and not @huggingface/hub's `downloadFile` Blob (its modelInfo and commit are used): measured in
  * test/unit/hub-client.spec.ts on the same fake Hub, planning and converting one adapter took this
  * client 2 requests and the library's Blob 40 — it fetches every slice from the resolve URL (a Hub
  * request and its redirect per read, nothing cached) — and a small config file 1 request here, 2
