@@ -4,7 +4,7 @@
  * cause; a dropped GGUF adapter is inspected (pairs, scale, flags) and checked against a base of
  * another family; a truncated one is flagged.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -121,6 +121,24 @@ describe('will it load on this base model?', () => {
       await page.getByTestId('adapter-files-input').setInputFiles(file);
       await page.getByTestId('gguf-flags').waitFor();
       expect(await page.getByTestId('gguf-flags').textContent()).toMatch(/tensor data past the end of the file.*Likely cause: The file is truncated/);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('a base .gguf dropped together with the adapter folder is checked at once', async () => {
+    const withBase = join(scratch, 'llama-lora-with-base');
+    cpSync(staged.dir, withBase, { recursive: true });
+    writeBase(join('llama-lora-with-base', 'Tiny-Llama-F16.gguf'), 'llama', baseTensors(), 2);
+    const { page, errors } = await fresh();
+    try {
+      await page.getByTestId('adapter-folder-input').setInputFiles(withBase);
+      await page.getByTestId('preflight').waitFor();
+      const verdict = page.getByTestId('check-verdict');
+      await verdict.waitFor();
+      expect(await verdict.getAttribute('data-compatible')).toBe('true');
+      expect(await page.locator('body').textContent()).toContain('is taken as the base model to check the adapter against');
+      expect(errors).toEqual([]);
     } finally {
       await page.close();
     }

@@ -6,11 +6,13 @@
  * - a gated repo without a token → a clear prompt; with the token → converts, and the token went
  *   to the Hub only (never to the CDN), never into storage or the link.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { bytesSource, convert, inspect, MemorySink, type OutType } from '../src/core';
+import { bytesSource, convert, inspect, MemorySink, readGgufHeader, type OutType } from '../src/core';
+import { baseTensorsFor, writeSparseBase } from '../test/helpers/gguf-base';
 import { startFakeHub, type FakeHub } from '../test/helpers/fake-hub';
 import { REFERENCE } from '../test/helpers/fixtures';
 import { bytesEqual, FAKE_PICKER, listOpfs, readSaved } from './harness';
@@ -36,6 +38,7 @@ beforeAll(async () => {
     { id: 'test-org/llama-lora', files: { [`${SUB}/adapter_config.json`]: ADAPTER_CONFIG, [`${SUB}/adapter_model.safetensors`]: WEIGHTS }, refs: ['v1'] },
     { id: 'test-org/gated-lora', files: { 'adapter_config.json': ADAPTER_CONFIG, 'adapter_model.safetensors': WEIGHTS }, gated: true },
     { id: 'test-org/tiny-llama', files: { 'config.json': BASE_CONFIG } },
+    { id: 'test-org/tiny-llama-gguf', files: { 'Tiny-F16.gguf': await tinyBaseGguf() } },
   ]);
   // The fake Hub's CDN is another origin: the build's Content-Security-Policy must let it in.
   build = await buildVariant('hub', { VITE_HUB_ENDPOINT: hub.url, VITE_HUB_CDN_ORIGINS: hub.cdnUrl, VITE_BUILD_ID: 'e2e-hub' });
@@ -57,6 +60,17 @@ async function expected(outtype: OutType, name: string): Promise<Uint8Array> {
   const sink = new MemorySink();
   await convert(plan, input.adapter, sink);
   return sink.bytes();
+}
+
+/** A base GGUF for the fixture (header, then 16 MB of data) to check against on the Hub. */
+async function tinyBaseGguf(): Promise<Uint8Array> {
+  const adapter = await readGgufHeader(bytesSource(await expected('f16', 'x')));
+  const dir = mkdtempSync(join(tmpdir(), 'l2g-e2e-hubbase-'));
+  const path = join(dir, 'base.gguf');
+  writeSparseBase(path, { arch: 'llama', name: 'Tiny Hub Base', blocks: 2, tensors: baseTensorsFor(adapter), size: 16 * 2 ** 20 });
+  const bytes = new Uint8Array(readFileSync(path));
+  rmSync(dir, { recursive: true, force: true });
+  return bytes;
 }
 
 async function newPage(): Promise<Page> {
@@ -208,6 +222,26 @@ describe('from the Hub', () => {
       expect(await page.getByTestId('publish-error').textContent()).toContain('cancelled before the commit');
       expect(hub.commits.length).toBe(commits);
       expect(errors).toEqual([]);
+      expect(await cspViolations(page)).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('check against a base GGUF on the Hub: its header read by ranges, not the file', async () => {
+    const page = await newPage();
+    try {
+      await page.goto(`${server.url}#v=1&repo=test-org/llama-lora&path=${SUB}&rev=v1&outtype=f16&name=hub-check`);
+      await page.getByTestId('preflight').waitFor({ timeout: 30_000 });
+      hub.reset();
+      await page.getByTestId('base-hub-ref').fill('test-org/tiny-llama-gguf/Tiny-F16.gguf');
+      await page.getByTestId('base-hub-check').click();
+      const verdict = page.getByTestId('check-verdict');
+      await verdict.waitFor({ timeout: 30_000 });
+      expect(await verdict.getAttribute('data-compatible')).toBe('true');
+      expect(await verdict.textContent()).toContain('Compatible with Tiny Hub Base (Tiny-F16.gguf)');
+      // One 2 MiB block of the 16 MB file.
+      expect(hub.bytesServed.get('test-org/tiny-llama-gguf/Tiny-F16.gguf')).toBeLessThanOrEqual(2 * 2 ** 20);
       expect(await cspViolations(page)).toEqual([]);
     } finally {
       await page.close();

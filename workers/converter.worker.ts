@@ -11,6 +11,7 @@ import {
   ConversionError,
   inspectGgufAdapter,
   kvString,
+  parseHubRef,
   readGgufHeader,
   splitPart,
   convert,
@@ -319,6 +320,29 @@ const api: ConverterApi = {
 
   cancelPublish() {
     publishing?.abort();
+  },
+
+  async checkBaseOnHub(adapter, reference, endpoint, token) {
+    const ref = parseHubRef(reference, { endpoint });
+    const parts = ref.subfolder.split('/');
+    const file = parts.pop() ?? '';
+    if (!/\.gguf$/i.test(file)) {
+      throw new ConversionError('wrong_input', `${reference} does not name a .gguf file in the repository.`, {}, 'Give owner/repo/path/to/model.gguf.');
+    }
+    const folder = { ...ref, subfolder: parts.join('/') };
+    const part = splitPart(file);
+    const names = part
+      ? Array.from({ length: part.count }, (_, i) => `${file.replace(/-\d{5}-of-\d{5}\.gguf$/i, '')}-${String(i + 1).padStart(5, '0')}-of-${String(part.count).padStart(5, '0')}.gguf`)
+      : [file];
+    const headers = [];
+    let baseBytes = 0;
+    for (const name of names) {
+      const source = await openHubFile(folder, name, { endpoint, token: token ?? undefined });
+      baseBytes += source.byteLength;
+      headers.push(await readGgufHeader(source, name));
+    }
+    const result = checkAgainstBase(adapter, { file: names[0]!, headers });
+    return { ...result, baseFile: names[0]!, shards: names.length, bytesRead: headers.reduce((n, h) => n + h.bytesRead, 0), baseBytes };
   },
 
   async checkBase(adapter, base) {

@@ -150,6 +150,8 @@ export interface ConverterApi {
   ggufInfo(file: File): Promise<GgufInfo>;
   /** Check an adapter against a base model's GGUF (every shard of a split one), by headers only. */
   checkBase(adapter: AdapterShape, base: File[]): Promise<BaseCheck>;
+  /** The same against a base GGUF on the Hub (`owner/repo/path/model.gguf[@rev]`), its headers read by ranges. */
+  checkBaseOnHub(adapter: AdapterShape, reference: string, endpoint: string, token: string | null): Promise<BaseCheck>;
   /** Upload a converted file and its model card to a Hub model repo (created when missing). */
   publish(request: PublishCall, onProgress: (p: PublishProgress) => void): Promise<{ commit: string; url: string; created: boolean }>;
   /** Stop a running publish before its commit: the repo is left unchanged. */

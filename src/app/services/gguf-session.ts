@@ -12,7 +12,7 @@ export function setGgufConverter(c: Converter): void {
   converter = c;
 }
 
-function need<K extends 'ggufInfo' | 'checkBase'>(k: K): NonNullable<Converter[K]> {
+function need<K extends 'ggufInfo' | 'checkBase' | 'checkBaseOnHub'>(k: K): NonNullable<Converter[K]> {
   const fn = converter?.[k];
   if (!fn) throw new Error('The converter is not ready.');
   return fn.bind(converter) as NonNullable<Converter[K]>;
@@ -20,6 +20,8 @@ function need<K extends 'ggufInfo' | 'checkBase'>(k: K): NonNullable<Converter[K
 
 export const readGgufInfo = (file: File): Promise<GgufInfo> => need('ggufInfo')(file);
 export const checkBaseFiles = (adapter: AdapterShape, base: File[]): Promise<BaseCheck> => need('checkBase')(adapter, base);
+export const checkBaseOnHub = (adapter: AdapterShape, reference: string, endpoint: string, token: string | null): Promise<BaseCheck> =>
+  need('checkBaseOnHub')(adapter, reference, endpoint, token);
 
 /** The converter itself, for the views that run conversions of their own (the batch view). */
 export function sessionConverter(): Converter {

@@ -151,8 +151,11 @@ export function selectInputs(recognized: readonly RecognizedFile[], candidates: 
   if (of('gguf').length > 0) {
     problems.push({
       id: 'gguf_given',
-      message: `${of('gguf')[0]!.path} is already a GGUF file: there is nothing to convert in it, but it is shown below (what it holds, and whether it fits a base model).`,
-      hint: 'Use it with llama.cpp directly, or drop the PEFT adapter it was made from to convert again.',
+      message:
+        config && adapter
+          ? `${of('gguf')[0]!.path} is a GGUF file: it is taken as the base model to check the adapter against (below).`
+          : `${of('gguf')[0]!.path} is already a GGUF file: there is nothing to convert in it, but it is shown below (what it holds, and whether it fits a base model).`,
+      hint: config && adapter ? undefined : 'Use it with llama.cpp directly, or drop the PEFT adapter it was made from to convert again.',
       blocking: !config && !adapter,
     });
   }

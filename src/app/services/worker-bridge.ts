@@ -38,6 +38,7 @@ export interface Converter {
   ggufInfo?(file: File): Promise<GgufInfo>;
   /** Check an adapter against a base model's GGUF, by headers. */
   checkBase?(adapter: AdapterShape, base: File[]): Promise<BaseCheck>;
+  checkBaseOnHub?(adapter: AdapterShape, reference: string, endpoint: string, token: string | null): Promise<BaseCheck>;
   /** Publish a converted file to the Hub; cancelPublish stops it before the commit. */
   publish?(request: PublishCall, onProgress: (p: PublishProgress) => void): Promise<{ commit: string; url: string; created: boolean }>;
   cancelPublish?(): void;
@@ -160,6 +161,8 @@ export function createWorkerConverter(makeWorker: () => Worker = startWorker, ti
     ggufInfo: (file) => call<GgufInfo>((a) => a.ggufInfo(file) as Promise<GgufInfo>).promise,
     publish: (request, onProgress) => call<{ commit: string; url: string; created: boolean }>((a) => a.publish(request, proxy(onProgress)) as Promise<{ commit: string; url: string; created: boolean }>).promise,
     cancelPublish: () => void api?.cancelPublish(),
+    checkBaseOnHub: (adapter, reference, endpoint, token) =>
+      call<BaseCheck>((a) => a.checkBaseOnHub(adapter, reference, endpoint, token) as Promise<BaseCheck>).promise,
     checkBase: (adapter, base) => call<BaseCheck>((a) => a.checkBase(adapter, base) as Promise<BaseCheck>).promise,
     convert(inputs, options, target, onProgress) {
       // A streamed download's data port moves to the worker (it talks to the service worker directly).

@@ -4,6 +4,7 @@
  * only what it shows.
  */
 import type { AdapterShape, ConversionPlan } from '../../../core';
+import { useShallow } from 'zustand/react/shallow';
 import { useApp, getAppStore } from '../../state/store';
 import { BaseCheck } from '../GgufCheck/BaseCheck';
 import { BatchConvert } from '../BatchConvert/BatchConvert';
@@ -34,6 +35,12 @@ export default function AfterDrop() {
     return r ? (s.files.find((f) => f.path === r.path)?.file ?? null) : null;
   });
   const checkable = plan && plan.refusals.length === 0 ? plan : null;
+  // .gguf files dropped with an adapter: a base model to check it against.
+  const droppedGguf = useApp(
+    useShallow((s) =>
+      s.selection?.adapter ? s.recognized.filter((r) => r.kind === 'gguf').flatMap((r) => s.files.filter((f) => f.path === r.path).map((f) => f.file)) : [],
+    ),
+  );
   return (
     <>
       {phase === 'preflight' && (
@@ -50,7 +57,9 @@ export default function AfterDrop() {
           {gguf && <GgufInspect file={gguf} />}
           <BatchConvert />
           <Preflight />
-          {checkable && <BaseCheck adapter={planShape(checkable)} label="the adapter, as it will be converted," />}
+          {checkable && (
+            <BaseCheck adapter={planShape(checkable)} label="the adapter, as it will be converted," dropped={droppedGguf.length ? droppedGguf : undefined} />
+          )}
           <CopyLink />
         </>
       )}
