@@ -3,7 +3,7 @@
  * before anyone loads them in llama.cpp, whether an adapter fits a base model, and what a GGUF
  * adapter holds. The checks are llama.cpp's own (src/core/check).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
   adapterShapeOf,
@@ -15,6 +15,7 @@ import {
   parseHubRef,
   inspectGgufAdapter,
   readGgufHeader,
+  shardNames,
   splitPart,
   type AdapterShape,
   type BaseModel,
@@ -61,10 +62,7 @@ async function readHubBase(given: string, hub: HubAccess): Promise<BaseModel> {
   const file = parts.pop()!;
   if (!isGgufPath(file)) throw new ConversionError('wrong_input', `${given} does not name a .gguf file in the repository.`, {}, 'Give hf:owner/repo/path/to/model.gguf.');
   const folder: HubRef = { ...ref, subfolder: parts.join('/') };
-  const part = splitPart(file);
-  const names = part
-    ? Array.from({ length: part.count }, (_, i) => `${file.replace(/-\d{5}-of-\d{5}\.gguf$/i, '')}-${String(i + 1).padStart(5, '0')}-of-${String(part.count).padStart(5, '0')}.gguf`)
-    : [file];
+  const names = shardNames(file);
   const headers: GgufHeaderRead[] = [];
   for (const name of names) {
     const source = await openHubFile(folder, name, { endpoint: hub.endpoint, token: hub.token });
@@ -80,13 +78,12 @@ export async function readBaseModel(given: string, cwd: string, hub?: HubAccess)
   if (!existsSync(path)) throw new ConversionError('wrong_input', `${given} does not exist.`, { file: given }, "Give the base model's .gguf file.");
   const part = splitPart(path);
   if (!part) return { file: basename(path), headers: [await header(path)] };
-  const prefix = basename(path).replace(/-\d{5}-of-\d{5}\.gguf$/i, '');
+  const names = shardNames(basename(path));
   const shards: string[] = [];
-  for (let i = 1; i <= part.count; i++) {
-    const name = `${prefix}-${String(i).padStart(5, '0')}-of-${String(part.count).padStart(5, '0')}.gguf`;
+  for (const name of names) {
     const shard = join(dirname(path), name);
     if (!existsSync(shard)) {
-      const present = readdirSync(dirname(path)).filter((f) => f.startsWith(prefix)).length;
+      const present = names.filter((n) => existsSync(join(dirname(path), n))).length;
       throw new ConversionError('wrong_input', `${given} is part ${part.index} of ${part.count}, but ${name} is not beside it (${present} of ${part.count} found).`, { file: name }, 'Put every shard of the split model in one folder.');
     }
     shards.push(shard);

@@ -13,6 +13,7 @@ import {
   kvString,
   parseHubRef,
   readGgufHeader,
+  shardNames,
   splitPart,
   convert,
   hubFileUrl,
@@ -330,10 +331,7 @@ const api: ConverterApi = {
       throw new ConversionError('wrong_input', `${reference} does not name a .gguf file in the repository.`, {}, 'Give owner/repo/path/to/model.gguf.');
     }
     const folder = { ...ref, subfolder: parts.join('/') };
-    const part = splitPart(file);
-    const names = part
-      ? Array.from({ length: part.count }, (_, i) => `${file.replace(/-\d{5}-of-\d{5}\.gguf$/i, '')}-${String(i + 1).padStart(5, '0')}-of-${String(part.count).padStart(5, '0')}.gguf`)
-      : [file];
+    const names = shardNames(file);
     const headers = [];
     let baseBytes = 0;
     for (const name of names) {

@@ -7,16 +7,11 @@
  */
 import { commitIter, createRepo } from '@huggingface/hub';
 import { ConversionError, isAbortError } from '../src/core';
+import type { PublishCall, PublishProgress } from './protocol';
 
-export interface PublishRequest {
-  file: Blob;
-  fileName: string;
-  repo: string;
-  card: string;
-  token: string;
-  endpoint: string;
+export interface PublishRequest extends PublishCall {
   signal?: AbortSignal;
-  onProgress?: (p: { state: 'hashing' | 'uploading' | 'committing'; progress: number }) => void;
+  onProgress?: (p: PublishProgress) => void;
 }
 
 export interface Published {

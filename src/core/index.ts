@@ -19,7 +19,7 @@ export { isMlxAdapterConfig, parseMlxInfo } from './mlx/adapter';
 export { describeMlxAdapter, describeMlxLayers } from './mlx/describe';
 export { kvNumber, kvString, readGgufHeader, MAX_GGUF_HEADER_BYTES } from './gguf/reader';
 export type { GgufHeaderRead, GgufTensorRead } from './gguf/reader';
-export { checkAgainstBase, splitPart } from './check/base';
+export { checkAgainstBase, shardNames, splitPart } from './check/base';
 export type { AdapterShape, BaseModel, CheckProblem, CheckResult } from './check/base';
 export { adapterShapeOf, inspectGgufAdapter } from './check/adapter-gguf';
 export { modelCard } from './publish/card';

@@ -183,6 +183,14 @@ export function checkAgainstBase(adapter: AdapterShape, base: BaseModel): CheckR
   return result(checked);
 }
 
+/** Every shard's file name of the split model `file` belongs to (just `file` when it is not split). */
+export function shardNames(file: string): string[] {
+  const part = splitPart(file);
+  if (!part) return [file];
+  const stem = file.replace(/-\d{5}-of-\d{5}\.gguf$/i, '');
+  return Array.from({ length: part.count }, (_, i) => `${stem}-${String(i + 1).padStart(5, '0')}-of-${String(part.count).padStart(5, '0')}.gguf`);
+}
+
 /** Shards of a split GGUF: `name-00001-of-00003.gguf` → the part number and count, else null. */
 export function splitPart(file: string): { index: number; count: number } | null {
   const m = /-(\d{5})-of-(\d{5})\.gguf$/i.exec(file);
