@@ -197,3 +197,28 @@ describe('inspectGgufAdapter', () => {
     expect(codes).toEqual(['general_type', 'adapter_type', 'alpha_type', 'name_length', 'truncated', 'missing_pair']);
   });
 });
+
+describe('readGgufHeader agrees with @huggingface/gguf', () => {
+  it('the same keys, tensor names, dims, types and offsets, on a base header with a tokenizer-sized array', async () => {
+    const { gguf } = await import('@huggingface/gguf');
+    const f = baseFile('llama', baseTensors(2, 64, 4), [], 0);
+    const bytes = await f.source.read(0, f.source.byteLength);
+    const ours = await readGgufHeader(bytesSource(bytes));
+    const blob = new Blob([bytes as Uint8Array<ArrayBuffer>]);
+    const theirs = await gguf('https://local.invalid/base.gguf', {
+      fetch: (async (_u: unknown, init?: { headers?: Record<string, string> }) => {
+        const m = /bytes=(\d+)-(\d+)?/.exec(init?.headers?.['Range'] ?? '');
+        const start = m ? Number(m[1]) : 0;
+        const end = m?.[2] !== undefined ? Math.min(Number(m[2]) + 1, blob.size) : blob.size;
+        return new Response(blob.slice(start, end), { status: 206, headers: { 'Content-Range': `bytes ${start}-${end - 1}/${blob.size}` } });
+      }) as typeof fetch,
+    });
+    expect(ours.tensors.map((t) => [t.name, t.ne, t.type, t.offset])).toEqual(theirs.tensorInfos.map((t) => [t.name, t.shape.map(Number), t.dtype, Number(t.offset)]));
+    const meta = theirs.metadata as Record<string, unknown>;
+    for (const [key, v] of ours.kv) {
+      if (v.type === 'ARRAY') expect((meta[key] as unknown[]).length, key).toBe((v.value as { length: number }).length);
+      else expect(meta[key], key).toEqual(v.value);
+    }
+    expect(ours.dataOffset).toBe(Number(theirs.tensorDataOffset));
+  });
+});
