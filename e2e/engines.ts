@@ -63,19 +63,33 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function launchFirefox(): Promise<Engine> {
+/**
+ * Firefox; `privateWindow`: every window in private browsing (no private storage, no service
+ * workers there); downloads are saved, without asking, into the engine's `downloads` folder.
+ */
+export async function launchFirefox(privateWindow = false): Promise<Engine> {
+  const downloads = mkdtempSync(join(tmpdir(), 'l2g-firefox-downloads-'));
   const browser: PuppeteerBrowser = await puppeteer.launch({
     browser: 'firefox',
     executablePath: FIREFOX,
     headless: true,
     protocol: 'webDriverBiDi',
     // The app's offline test needs service workers, which this profile must allow.
-    extraPrefsFirefox: { 'dom.serviceWorkers.enabled': true, 'dom.serviceWorkers.testing.enabled': true },
+    extraPrefsFirefox: {
+      'dom.serviceWorkers.enabled': true,
+      'dom.serviceWorkers.testing.enabled': true,
+      ...(privateWindow ? { 'browser.privatebrowsing.autostart': true } : {}),
+      'browser.download.dir': downloads,
+      'browser.download.folderList': 2,
+      'browser.download.useDownloadDir': true,
+      'browser.download.always_ask_before_handling_new_types': false,
+      'browser.helperApps.neverAsk.saveToDisk': 'application/octet-stream',
+    },
   });
   const page: PuppeteerPage = await browser.newPage();
   return {
     name: 'firefox',
-    downloads: null,
+    downloads: privateWindow ? downloads : null,
     async goto(url) {
       await page.goto(url, { waitUntil: 'load' });
     },
@@ -88,6 +102,7 @@ export async function launchFirefox(): Promise<Engine> {
     },
     async close() {
       await browser.close().catch(() => undefined);
+      rmSync(downloads, { recursive: true, force: true });
     },
   };
 }
