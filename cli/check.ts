@@ -9,12 +9,10 @@ import {
   adapterShapeOf,
   checkAgainstBase,
   ConversionError,
-  formatHubRef,
   looksLikeHubReference,
-  openHubFile,
-  parseHubRef,
   inspectGgufAdapter,
   readGgufHeader,
+  readHubBaseModel,
   shardNames,
   splitPart,
   type AdapterShape,
@@ -22,7 +20,6 @@ import {
   type CheckProblem,
   type CheckResult,
   type GgufHeaderRead,
-  type HubRef,
   type InspectedAdapter,
 } from '../src/core';
 import { FileSource } from './node-io';
@@ -52,28 +49,9 @@ export interface HubAccess {
   token: string | undefined;
 }
 
-/**
- * A base GGUF on the Hub (`hf:owner/repo/file.gguf[@revision]`, or a pasted URL): its header read
- * by range requests; for a split model every shard beside the one named.
- */
-async function readHubBase(given: string, hub: HubAccess): Promise<BaseModel> {
-  const ref = parseHubRef(given, { endpoint: hub.endpoint });
-  const parts = ref.subfolder.split('/');
-  const file = parts.pop()!;
-  if (!isGgufPath(file)) throw new ConversionError('wrong_input', `${given} does not name a .gguf file in the repository.`, {}, 'Give hf:owner/repo/path/to/model.gguf.');
-  const folder: HubRef = { ...ref, subfolder: parts.join('/') };
-  const names = shardNames(file);
-  const headers: GgufHeaderRead[] = [];
-  for (const name of names) {
-    const source = await openHubFile(folder, name, { endpoint: hub.endpoint, token: hub.token });
-    headers.push(await readGgufHeader(source, `${formatHubRef(folder)}/${name}`));
-  }
-  return { file: names[0]!, headers };
-}
-
 /** A base model's header, with every shard of a split model (found beside the first); local or on the Hub. */
 export async function readBaseModel(given: string, cwd: string, hub?: HubAccess): Promise<BaseModel> {
-  if (hub && (looksLikeHubReference(given) || given.startsWith(`${hub.endpoint.replace(/\/+$/, '')}/`))) return readHubBase(given, hub);
+  if (hub && (looksLikeHubReference(given) || given.startsWith(`${hub.endpoint.replace(/\/+$/, '')}/`))) return readHubBaseModel(given, hub);
   const path = resolve(cwd, given);
   if (!existsSync(path)) throw new ConversionError('wrong_input', `${given} does not exist.`, { file: given }, "Give the base model's .gguf file.");
   const part = splitPart(path);

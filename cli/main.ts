@@ -26,6 +26,8 @@ import {
   parseHubRef,
   resolveBaseConfig,
   simdAvailable,
+  mlxCheckpointStep,
+  MLX_FINAL_WEIGHTS,
   type ByteSource,
   type ConversionPlan,
   type ConvertResult,
@@ -167,25 +169,22 @@ function describeBase(from: BaseConfigSource): string {
   return `base config: ${from.source}`;
 }
 
-/** mlx-lm's checkpoints beside the final adapters.safetensors: `0000100_adapters.safetensors`. */
-const MLX_CHECKPOINT = /^(\d+)_adapters\.safetensors$/;
-
 /**
  * The adapter's weights file in a local folder: PEFT's safetensors, else its torch.save .bin,
  * else mlx-lm's adapters.safetensors (the final weights), else mlx-lm's latest numbered
  * checkpoint (with a note).
  */
 function localWeights(adapterDir: string): { path: string; note?: string } | undefined {
-  for (const f of ['adapter_model.safetensors', 'adapter_model.bin', 'adapters.safetensors']) if (existsSync(join(adapterDir, f))) return { path: join(adapterDir, f) };
+  for (const f of ['adapter_model.safetensors', 'adapter_model.bin', MLX_FINAL_WEIGHTS]) if (existsSync(join(adapterDir, f))) return { path: join(adapterDir, f) };
   const checkpoints = readdirSync(adapterDir)
-    .map((f) => ({ f, step: MLX_CHECKPOINT.exec(f)?.[1] }))
-    .filter((c): c is { f: string; step: string } => c.step !== undefined)
-    .sort((a, b) => Number(b.step) - Number(a.step));
+    .map((f) => ({ f, step: mlxCheckpointStep(f) }))
+    .filter((c): c is { f: string; step: number } => c.step !== undefined)
+    .sort((a, b) => b.step - a.step);
   const latest = checkpoints[0];
   if (!latest) return undefined;
   return {
     path: join(adapterDir, latest.f),
-    note: `no adapters.safetensors: converting mlx-lm's latest checkpoint, ${latest.f} (step ${Number(latest.step)}, of ${checkpoints.length})`,
+    note: `no adapters.safetensors: converting mlx-lm's latest checkpoint, ${latest.f} (step ${latest.step}, of ${checkpoints.length})`,
   };
 }
 
@@ -202,6 +201,11 @@ function refusalsOf(error: unknown): SerializedConversionError[] {
   if (!isConversionError(error)) return [];
   const nested = error.details.refusals;
   return Array.isArray(nested) ? (nested as SerializedConversionError[]) : [error.toJSON()];
+}
+
+/** The Hub to talk to: --hub-endpoint, else $HF_ENDPOINT, else the public Hub. */
+function hubEndpointOf(option: string | undefined, env: Record<string, string | undefined>): string {
+  return option ?? (env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT);
 }
 
 /** Run a command that reads GGUF headers: its result as the exit code, its errors in words. */
@@ -223,7 +227,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (command.kind === 'inspect') return headerCommand(io, command.json, () => runInspect(command.file, command.json, io));
   if (command.kind === 'publish') {
     const env = io.env ?? process.env;
-    const endpoint = command.hubEndpoint ?? (env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT);
+    const endpoint = hubEndpointOf(command.hubEndpoint, env);
     return headerCommand(io, command.json, async () => {
       await runPublish({ file: command.file, repo: command.repo, baseModel: command.baseModel, json: command.json, endpoint, token: env.HF_TOKEN || undefined, signal: io.signal }, io);
       return true;
@@ -232,7 +236,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   // check with a GGUF adapter: headers only, no plan.
   const hubFor = (o: CliOptions) => {
     const env = io.env ?? process.env;
-    return { endpoint: o.hubEndpoint ?? (env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT), token: env.HF_TOKEN || undefined };
+    return { endpoint: hubEndpointOf(o.hubEndpoint, env), token: env.HF_TOKEN || undefined };
   };
   if (command.kind === 'check' && isGgufPath(command.options.adapterDir)) {
     const { adapterDir, json } = command.options;
@@ -372,7 +376,7 @@ interface OpenedInput {
 }
 
 async function openInput(options: CliOptions, io: CliIo, env: Record<string, string | undefined>, token: string | undefined): Promise<OpenedInput> {
-  const endpoint = options.hubEndpoint ?? (env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT);
+  const endpoint = hubEndpointOf(options.hubEndpoint, env);
   // A URL pasted from the configured Hub (a mirror or a test Hub) is a Hub reference too.
   const onEndpoint = options.adapterDir.startsWith(`${endpoint.replace(/\/+$/, '')}/`);
   if (looksLikeHubReference(options.adapterDir) || onEndpoint) {

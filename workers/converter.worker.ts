@@ -11,9 +11,8 @@ import {
   ConversionError,
   inspectGgufAdapter,
   kvString,
-  parseHubRef,
   readGgufHeader,
-  shardNames,
+  readHubBaseModel,
   splitPart,
   convert,
   hubFileUrl,
@@ -324,23 +323,9 @@ const api: ConverterApi = {
   },
 
   async checkBaseOnHub(adapter, reference, endpoint, token) {
-    const ref = parseHubRef(reference, { endpoint });
-    const parts = ref.subfolder.split('/');
-    const file = parts.pop() ?? '';
-    if (!/\.gguf$/i.test(file)) {
-      throw new ConversionError('wrong_input', `${reference} does not name a .gguf file in the repository.`, {}, 'Give owner/repo/path/to/model.gguf.');
-    }
-    const folder = { ...ref, subfolder: parts.join('/') };
-    const names = shardNames(file);
-    const headers = [];
-    let baseBytes = 0;
-    for (const name of names) {
-      const source = await openHubFile(folder, name, { endpoint, token: token ?? undefined });
-      baseBytes += source.byteLength;
-      headers.push(await readGgufHeader(source, name));
-    }
-    const result = checkAgainstBase(adapter, { file: names[0]!, headers });
-    return { ...result, baseFile: names[0]!, shards: names.length, bytesRead: headers.reduce((n, h) => n + h.bytesRead, 0), baseBytes };
+    const base = await readHubBaseModel(reference, { endpoint, token: token ?? undefined });
+    const result = checkAgainstBase(adapter, base);
+    return { ...result, baseFile: base.file, shards: base.headers.length, bytesRead: base.headers.reduce((n, h) => n + h.bytesRead, 0), baseBytes: base.baseBytes };
   },
 
   async checkBase(adapter, base) {

@@ -3,6 +3,7 @@
  * folder holding an adapter config and its weights is one candidate, named after its folder, with
  * the step its name carries. Pure: the batch view and tests call it.
  */
+import { MLX_FINAL_WEIGHTS, mlxCheckpointStep } from '../../core/mlx/files';
 import type { CandidateFile, RecognizedFile } from '../../../workers/protocol';
 
 export interface BatchCandidate {
@@ -15,12 +16,10 @@ export interface BatchCandidate {
   config: CandidateFile;
   weights: CandidateFile;
   baseModel: string | null;
-  /** PEFT's r or mlx-lm's rank, when the config says. */
-  rank: number | null;
   size: number;
 }
 
-const WEIGHTS_PREFERENCE = ['adapter_model.safetensors', 'adapter_model.bin', 'adapters.safetensors'];
+const WEIGHTS_PREFERENCE = ['adapter_model.safetensors', 'adapter_model.bin', MLX_FINAL_WEIGHTS];
 
 function folderOf(path: string): string {
   const i = path.lastIndexOf('/');
@@ -44,9 +43,9 @@ export function rankOf(configText: string): number | null {
 }
 
 /** Every adapter in the drop: a config with weights beside it, in natural order of their folders. */
-export function batchCandidates(recognized: readonly RecognizedFile[], files: readonly CandidateFile[], root: string | null): Omit<BatchCandidate, 'rank'>[] {
+export function batchCandidates(recognized: readonly RecognizedFile[], files: readonly CandidateFile[], root: string | null): BatchCandidate[] {
   const byPath = new Map(files.map((f) => [f.path, f]));
-  const out: Omit<BatchCandidate, 'rank'>[] = [];
+  const out: BatchCandidate[] = [];
   for (const c of recognized.filter((r) => r.kind === 'adapter_config')) {
     const folder = folderOf(c.path);
     // Damaged weights stay in the list: converting them fails, in words, instead of the checkpoint vanishing.
@@ -65,12 +64,12 @@ export function batchCandidates(recognized: readonly RecognizedFile[], files: re
     out.push({ folder, label, step: stepOf(folder), config: byPath.get(c.path)!, weights: byPath.get(weights.path)!, baseModel: c.baseModel ?? null, size: weights.size });
     // mlx-lm's numbered checkpoints beside its final weights: each one can be converted too.
     for (const ck of recognized.filter((r) => r.kind === 'adapter_weights' && folderOf(r.path) === folder && r !== weights)) {
-      const m = /^(\d+)_adapters\.safetensors$/.exec(ck.path.split('/').pop()!);
-      if (!m) continue;
+      const step = mlxCheckpointStep(ck.path);
+      if (step === undefined) continue;
       out.push({
         folder: ck.path,
-        label: `${label}-step${Number(m[1])}`,
-        step: Number(m[1]),
+        label: `${label}-step${step}`,
+        step,
         config: byPath.get(c.path)!,
         weights: byPath.get(ck.path)!,
         baseModel: c.baseModel ?? null,

@@ -2,6 +2,7 @@
  * From recognised files, choose the three inputs of a conversion and say plainly what is
  * missing or wrong. Pure: the store calls it, tests call it.
  */
+import { MLX_FINAL_WEIGHTS, mlxCheckpointStep } from '../../core/mlx/files';
 import type { CandidateFile, RecognizedFile } from '../../../workers/protocol';
 
 export interface InputProblem {
@@ -39,11 +40,6 @@ function baseName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
-/** mlx-lm's numbered checkpoints (`0000100_adapters.safetensors`): the step, else undefined. */
-export function mlxCheckpointStep(path: string): number | undefined {
-  const m = /^(\d+)_adapters\.safetensors$/.exec(baseName(path));
-  return m ? Number(m[1]) : undefined;
-}
 
 /**
  * Prefer the canonical names in order (PEFT's, then mlx-lm's final adapters.safetensors), then
@@ -72,7 +68,7 @@ export function selectInputs(recognized: readonly RecognizedFile[], candidates: 
   // The adapter's weights: prefer the one beside the chosen config.
   const configDir = config ? config.path.slice(0, config.path.lastIndexOf('/') + 1) : '';
   const besideConfig = weights.filter((w) => w.path.startsWith(configDir) && !w.path.slice(configDir.length).includes('/'));
-  const adapter = pick(besideConfig.length ? besideConfig : weights, 'adapter_model.safetensors', 'adapter_model.bin', 'adapters.safetensors');
+  const adapter = pick(besideConfig.length ? besideConfig : weights, 'adapter_model.safetensors', 'adapter_model.bin', MLX_FINAL_WEIGHTS);
   // The base config: never the adapter's own folder's config if it is the adapter config itself (kinds differ anyway).
   const base = pick(bases, 'config.json');
 

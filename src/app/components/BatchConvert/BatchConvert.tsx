@@ -101,7 +101,7 @@ export function BatchConvert() {
           </tr>
         </thead>
         <tbody>
-          {candidates.map((c: Omit<BatchCandidate, 'rank'>) => {
+          {candidates.map((c: BatchCandidate) => {
             const s = status[c.folder];
             return (
               <tr key={c.folder} data-testid="batch-item" data-status={s?.state ?? 'idle'}>
