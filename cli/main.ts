@@ -37,7 +37,6 @@ import {
 import { parseCliArgs, USAGE, UsageError, type CliCommand, type CliOptions } from './args';
 import { adapterFromGguf, isGgufPath, runCheckAgainst, runInspect } from './check';
 import { isBatch, runBatch } from './batch';
-import { runPublish } from './publish';
 import { formatBytes, formatDuration, formatPlan, formatProgressBar, formatRefusal, formatWarning } from './format';
 import { AtomicFileSink, FileSource } from './node-io';
 
@@ -229,6 +228,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const env = io.env ?? process.env;
     const endpoint = hubEndpointOf(command.hubEndpoint, env);
     return headerCommand(io, command.json, async () => {
+      // Loaded on first use: @huggingface/hub's upload code (most of the bundle) stays out of every other command's start.
+      const { runPublish } = await import('./publish');
       await runPublish({ file: command.file, repo: command.repo, baseModel: command.baseModel, json: command.json, endpoint, token: env.HF_TOKEN || undefined, signal: io.signal }, io);
       return true;
     });

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { GGML_TYPE } from '../tensor/encode';
 import { alignUp, GGUF_VALUE, serializeGgufHeader, type GgufKv, type GgufTensorInfo } from './writer';
 
 const dir = mkdtempSync(join(tmpdir(), 'l2g-gguf-'));
@@ -18,6 +19,12 @@ async function parse(bytes: Uint8Array) {
 describe('serializeGgufHeader', () => {
   it('uses the same value-type numbers as @huggingface/gguf', () => {
     for (const [name, id] of Object.entries(GGUF_VALUE)) expect(GGUFValueType[name as keyof typeof GGUFValueType]).toBe(id);
+    // and no value type of theirs is missing here
+    expect(Object.keys(GGUF_VALUE).length).toBe(Object.values(GGUFValueType).filter((v) => typeof v === 'number').length);
+  });
+
+  it('uses the same tensor-type ids as @huggingface/gguf', () => {
+    for (const [name, id] of Object.entries(GGML_TYPE)) expect(GGMLQuantizationType[name as keyof typeof GGMLQuantizationType]).toBe(id);
   });
 
   it('round-trips key/values of every kind and tensor infos through @huggingface/gguf', async () => {

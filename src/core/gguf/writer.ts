@@ -1,22 +1,26 @@
-import { GGUFValueType } from '@huggingface/gguf';
 import { encodeUtf8 } from '../io';
 import { GGML_TYPE, type GgmlTypeName } from '../tensor/encode';
 
-/** GGUF value types, from @huggingface/gguf (the same numbers as gguf-py constants.GGUFValueType). */
+/**
+ * GGUF value types: the numbers of the GGUF format (gguf-py constants.GGUFValueType, ggml's
+ * gguf_type). Written here rather than imported from @huggingface/gguf, whose package also pulls
+ * in @huggingface/tasks (300 KB the CLI would parse at every start); writer.spec checks that they
+ * agree with it.
+ */
 export const GGUF_VALUE = {
-  UINT8: GGUFValueType.UINT8,
-  INT8: GGUFValueType.INT8,
-  UINT16: GGUFValueType.UINT16,
-  INT16: GGUFValueType.INT16,
-  UINT32: GGUFValueType.UINT32,
-  INT32: GGUFValueType.INT32,
-  FLOAT32: GGUFValueType.FLOAT32,
-  BOOL: GGUFValueType.BOOL,
-  STRING: GGUFValueType.STRING,
-  ARRAY: GGUFValueType.ARRAY,
-  UINT64: GGUFValueType.UINT64,
-  INT64: GGUFValueType.INT64,
-  FLOAT64: GGUFValueType.FLOAT64,
+  UINT8: 0,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 3,
+  UINT32: 4,
+  INT32: 5,
+  FLOAT32: 6,
+  BOOL: 7,
+  STRING: 8,
+  ARRAY: 9,
+  UINT64: 10,
+  INT64: 11,
+  FLOAT64: 12,
 } as const;
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32

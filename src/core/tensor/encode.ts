@@ -1,16 +1,19 @@
-import { GGMLQuantizationType } from '@huggingface/gguf';
 import { f32BitsToBf16Bits } from './bf16';
 import { f32BitsToF16Bits } from './f16';
 import { encodeQ8_0, Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from './q8_0';
 import { HOST_LITTLE_ENDIAN } from './read';
 import type { OutType } from '../outtype';
 
-/** GGML tensor types this converter writes, with @huggingface/gguf's type ids. */
+/**
+ * GGML tensor types this converter writes, with their ids in the GGUF format (ggml_type; the same
+ * as @huggingface/gguf's GGMLQuantizationType, checked in writer.spec — not imported from it, as
+ * its package pulls in @huggingface/tasks).
+ */
 export const GGML_TYPE = {
-  F32: GGMLQuantizationType.F32,
-  F16: GGMLQuantizationType.F16,
-  Q8_0: GGMLQuantizationType.Q8_0,
-  BF16: GGMLQuantizationType.BF16,
+  F32: 0,
+  F16: 1,
+  Q8_0: 8,
+  BF16: 30,
 } as const;
 export type GgmlTypeName = keyof typeof GGML_TYPE;
 
