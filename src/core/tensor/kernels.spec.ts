@@ -178,6 +178,29 @@ describe.each([
     expect(firstDifference(fast('F32', bits, 'Q8_0'), plain('F32', bits, 'Q8_0'))).toBe(-1);
   });
 
+  it("on data like a trained adapter's (the kernels' fast lane for whole groups) with an edge value now and then", () => {
+    // Mostly values in the f16 normal range, as real LoRA factors are; one lane in 97 is any
+    // 16-bit pattern (zeros, subnormals, infinities, NaNs), so some groups of 32 take the fast
+    // lane whole, others fall back vector by vector, at every position in the group.
+    const n = 200_003;
+    const r = words(n, 777);
+    const bf16 = new Uint16Array(n);
+    for (let i = 0; i < n; i++) bf16[i] = i % 97 === 0 ? r[i]! & 0xffff : (r[i]! & 0x8000) | (0x3880 + (r[i]! % 0x0f00));
+    let clean = 0;
+    for (let g = 0; g + 32 <= n; g += 32) if (bf16.subarray(g, g + 32).every((b) => (b & 0x7fff) - 0x3880 >>> 0 < 0x0f00)) clean++;
+    expect(clean).toBeGreaterThan(1000);
+    expect(clean).toBeLessThan(n / 32 - 1000);
+    const f32 = widenToF32Bits(bytesOf(bf16), 'BF16');
+    for (const [dtype, all] of [['BF16', bf16], ['F32', f32]] as const) {
+      for (const type of TYPES) {
+        // Q8_0 takes whole blocks; the others also a tail that fills neither a group nor a vector.
+        const src = type === 'Q8_0' ? all.subarray(0, n - (n % 32)) : all;
+        expect(firstDifference(fast(dtype, src, type, 32, 3), plain(dtype, src, type)), `${dtype} → ${type}`).toBe(-1);
+        expect(firstDifference(fast(dtype, src, type), plain(dtype, src, type)), `${dtype} → ${type}`).toBe(-1);
+      }
+    }
+  });
+
   it('across the SIMD pieces (over 1 MiB) with a tail that fills no vector', () => {
     for (const dtype of DTYPES) {
       for (const type of TYPES) {

@@ -3,9 +3,52 @@
   (memory (export "memory") 320 320)
 
   (func (export "bf16_to_f16") (param $src i32) (param $dst i32) (param $n i32) (result i32)
-    (local $end i32) (local $bad i32) (local $acc v128) (local $k v128) (local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)
+    (local $end i32) (local $groups i32) (local $i i32) (local $bad i32) (local $acc v128) (local $k v128) (local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128)
     ;; n: elements, a multiple of 8
     (local.set $end (i32.add (local.get $src) (i32.mul (local.get $n) (i32.const 2))))
+    (local.set $groups (i32.add (local.get $src) (i32.mul (i32.shr_u (local.get $n) (i32.const 5)) (i32.const 64))))
+    (block $tail
+      (loop $group
+        (br_if $tail (i32.ge_u (local.get $src) (local.get $groups)))
+        (local.set $v0 (v128.load offset=0 (local.get $src)))
+        (local.set $m0 (v128.and (local.get $v0) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $v1 (v128.load offset=16 (local.get $src)))
+        (local.set $m1 (v128.and (local.get $v1) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $v2 (v128.load offset=32 (local.get $src)))
+        (local.set $m2 (v128.and (local.get $v2) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $v3 (v128.load offset=48 (local.get $src)))
+        (local.set $m3 (v128.and (local.get $v3) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (if (v128.any_true (v128.or (v128.or (i16x8.sub_sat_u (i16x8.sub (local.get $m0) (v128.const i16x8 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880)) (v128.const i16x8 0x0eff 0x0eff 0x0eff 0x0eff 0x0eff 0x0eff 0x0eff 0x0eff)) (i16x8.sub_sat_u (i16x8.sub (local.get $m1) (v128.const i16x8 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880)) (v128.const i16x8 0x0eff 0x0eff 0x0eff 0x0eff 0x0eff 0x0eff 0x0eff 0x0eff))) (v128.or (i16x8.sub_sat_u (i16x8.sub (local.get $m2) (v128.const i16x8 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880)) (v128.const i16x8 0x0eff 0x0eff 0x0eff 0x0eff 0x0eff 0x0eff 0x0eff 0x0eff)) (i16x8.sub_sat_u (i16x8.sub (local.get $m3) (v128.const i16x8 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880)) (v128.const i16x8 0x0eff 0x0eff 0x0eff 0x0eff 0x0eff 0x0eff 0x0eff 0x0eff)))))
+          (then
+            (local.set $i (i32.const 4))
+            (loop $one
+        (local.set $v (v128.load (local.get $src)))
+        (local.set $m (v128.and (local.get $v) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $h (i16x8.shl (i16x8.sub (local.get $m) (v128.const i16x8 0x3800 0x3800 0x3800 0x3800 0x3800 0x3800 0x3800 0x3800)) (i32.const 3)))
+        (if (v128.any_true (i16x8.ge_u (i16x8.sub (local.get $m) (v128.const i16x8 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880)) (v128.const i16x8 0x0f00 0x0f00 0x0f00 0x0f00 0x0f00 0x0f00 0x0f00 0x0f00)))
+      (then
+        (local.set $k (i16x8.ge_u (local.get $m) (v128.const i16x8 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80)))
+        (if (v128.any_true (local.get $k)) (then (local.set $bad (i32.add (local.get $bad) (i32.popcnt (i16x8.bitmask (local.get $k)))))))
+        (local.set $h (v128.bitselect (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29 (i32x4.sub (f32x4.add (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $m)) (i32.const 16)) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)) (i32x4.sub (f32x4.add (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $m)) (i32.const 16)) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))) (local.get $h) (i16x8.lt_u (local.get $m) (v128.const i16x8 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880 0x3880))))
+        (local.set $h (v128.bitselect (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00) (local.get $h) (i16x8.ge_u (local.get $m) (v128.const i16x8 0x4780 0x4780 0x4780 0x4780 0x4780 0x4780 0x4780 0x4780))))
+        (local.set $h (v128.bitselect
+          (v128.or (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00) (i16x8.shl (v128.and (local.get $m) (v128.const i16x8 0x7f 0x7f 0x7f 0x7f 0x7f 0x7f 0x7f 0x7f)) (i32.const 3)))
+          (local.get $h)
+          (i16x8.gt_u (local.get $m) (v128.const i16x8 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80))))))
+        (v128.store (local.get $dst) (v128.or (local.get $h) (v128.and (local.get $v) (v128.const i16x8 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000))))
+        (local.set $src (i32.add (local.get $src) (i32.const 16)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+              (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+              (br_if $one (local.get $i))))
+          (else
+            (v128.store offset=0 (local.get $dst) (v128.or (i16x8.add (i16x8.shl (local.get $m0) (i32.const 3)) (v128.const i16x8 0x4000 0x4000 0x4000 0x4000 0x4000 0x4000 0x4000 0x4000)) (v128.and (local.get $v0) (v128.const i16x8 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000))))
+            (v128.store offset=16 (local.get $dst) (v128.or (i16x8.add (i16x8.shl (local.get $m1) (i32.const 3)) (v128.const i16x8 0x4000 0x4000 0x4000 0x4000 0x4000 0x4000 0x4000 0x4000)) (v128.and (local.get $v1) (v128.const i16x8 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000))))
+            (v128.store offset=32 (local.get $dst) (v128.or (i16x8.add (i16x8.shl (local.get $m2) (i32.const 3)) (v128.const i16x8 0x4000 0x4000 0x4000 0x4000 0x4000 0x4000 0x4000 0x4000)) (v128.and (local.get $v2) (v128.const i16x8 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000))))
+            (v128.store offset=48 (local.get $dst) (v128.or (i16x8.add (i16x8.shl (local.get $m3) (i32.const 3)) (v128.const i16x8 0x4000 0x4000 0x4000 0x4000 0x4000 0x4000 0x4000 0x4000)) (v128.and (local.get $v3) (v128.const i16x8 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000))))
+            (local.set $src (i32.add (local.get $src) (i32.const 64)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 64)))))
+        (br $group)))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
@@ -115,9 +158,39 @@
         (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))
 
   (func (export "bf16_to_bf16") (param $src i32) (param $dst i32) (param $n i32) (result i32)
-    (local $end i32) (local $bad i32) (local $acc v128) (local $k v128) (local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)
+    (local $end i32) (local $groups i32) (local $i i32) (local $bad i32) (local $acc v128) (local $k v128) (local $f v128) (local $v v128) (local $w v128) (local $m v128) (local $nm v128) (local $h v128) (local $lo v128)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128)
     ;; n: elements, a multiple of 8
     (local.set $end (i32.add (local.get $src) (i32.mul (local.get $n) (i32.const 2))))
+    (local.set $groups (i32.add (local.get $src) (i32.mul (i32.shr_u (local.get $n) (i32.const 5)) (i32.const 64))))
+    (block $tail
+      (loop $group
+        (br_if $tail (i32.ge_u (local.get $src) (local.get $groups)))
+        (local.set $v0 (v128.load offset=0 (local.get $src)))
+        (local.set $v1 (v128.load offset=16 (local.get $src)))
+        (local.set $v2 (v128.load offset=32 (local.get $src)))
+        (local.set $v3 (v128.load offset=48 (local.get $src)))
+        (if (v128.any_true (v128.or (v128.or (i16x8.sub_sat_u (v128.and (local.get $v0) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)) (v128.const i16x8 0x7f7f 0x7f7f 0x7f7f 0x7f7f 0x7f7f 0x7f7f 0x7f7f 0x7f7f)) (i16x8.sub_sat_u (v128.and (local.get $v1) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)) (v128.const i16x8 0x7f7f 0x7f7f 0x7f7f 0x7f7f 0x7f7f 0x7f7f 0x7f7f 0x7f7f))) (v128.or (i16x8.sub_sat_u (v128.and (local.get $v2) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)) (v128.const i16x8 0x7f7f 0x7f7f 0x7f7f 0x7f7f 0x7f7f 0x7f7f 0x7f7f 0x7f7f)) (i16x8.sub_sat_u (v128.and (local.get $v3) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)) (v128.const i16x8 0x7f7f 0x7f7f 0x7f7f 0x7f7f 0x7f7f 0x7f7f 0x7f7f 0x7f7f)))))
+          (then
+            (local.set $i (i32.const 4))
+            (loop $one
+        (local.set $v (v128.load (local.get $src)))
+        (local.set $m (v128.and (local.get $v) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+        (local.set $k (i16x8.ge_u (local.get $m) (v128.const i16x8 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80)))
+        (if (v128.any_true (local.get $k)) (then (local.set $bad (i32.add (local.get $bad) (i32.popcnt (i16x8.bitmask (local.get $k)))))))
+        (v128.store (local.get $dst) (v128.or (local.get $v) (v128.and (i16x8.gt_u (local.get $m) (v128.const i16x8 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80)) (v128.const i16x8 0x40 0x40 0x40 0x40 0x40 0x40 0x40 0x40))))
+        (local.set $src (i32.add (local.get $src) (i32.const 16)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+              (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+              (br_if $one (local.get $i))))
+          (else
+            (v128.store offset=0 (local.get $dst) (local.get $v0))
+            (v128.store offset=16 (local.get $dst) (local.get $v1))
+            (v128.store offset=32 (local.get $dst) (local.get $v2))
+            (v128.store offset=48 (local.get $dst) (local.get $v3))
+            (local.set $src (i32.add (local.get $src) (i32.const 64)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 64)))))
+        (br $group)))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
