@@ -207,7 +207,7 @@ function f32ToBf16(f: string): string {
 /**
  * One Q8_0 block from eight f32x4 locals $v0..$v7, as encodeQ8_0: d = f32(amax / 127) stored as
  * f16, q = round half away from zero of f32(x · f32(1/d)) (1/d is 0 when d is 0), computed as
- * trunc(|x|) plus one when the exact fraction is at least 0.5. A block holding a NaN or an
+ * trunc(|x| + 0.5) with its one exception mended (see below). A block holding a NaN or an
  * infinity, or whose 1/d overflows, is left to the caller (the function returns how many blocks
  * it did): NaN bit patterns never depend on the hardware, and every lane here is finite with
  * |x| < 2^8 (|v| ≤ amax and 1/d ≈ 127 / amax).
@@ -222,20 +222,21 @@ function q8Block(): string[] {
     lanes.push(
       `(local.set $x (f32x4.mul ${v(k)} (local.get $id)))`,
       `(local.set $a (v128.and (local.get $x) ${i32x4('0x7fffffff')}))`,
-      '(local.set $t (f32x4.trunc (local.get $a)))',
-      // |x| < 2^8 here, so t + 2^23 holds t exactly in its low mantissa bits: its bits minus
-      // those of 2^23 are the integer; subtracting the mask (-1 where the fraction is ≥ 0.5)
-      // rounds half away from zero. Then x's sign: (r ^ s) - s, s = x >> 31.
-      `(local.set $t
+      // Round half away from zero: trunc(|x| + 0.5). For |x| < 2^8 the sum is exact, or rounds
+      // to the right integer, except for |x| = 0.5 - 2^-25 (bits 0x3effffff), whose sum ties up
+      // to 1.0: that one is 0.
+      '(local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))',
+      `(local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) ${i32x4('0x3effffff')})))`,
+      // x's sign, then the integer: |t| ≤ 127, so t + 1.5·2^23 holds it in its low mantissa bits.
+      `(local.set $q${k}
         (i32x4.sub
-          (i32x4.sub (f32x4.add (local.get $t) (v128.const f32x4 8388608 8388608 8388608 8388608)) ${i32x4('0x4b000000')})
-          (f32x4.ge (f32x4.sub (local.get $a) (local.get $t)) (v128.const f32x4 0.5 0.5 0.5 0.5))))`,
-      '(local.set $m (i32x4.shr_s (local.get $x) (i32.const 31)))',
-      `(local.set $q${k} (i32x4.sub (v128.xor (local.get $t) (local.get $m)) (local.get $m)))`,
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) ${i32x4('0x80000000')})) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          ${i32x4('0x4b400000')}))`,
     );
   }
-  const bytes8 = (a: number, b: number) => `(i8x16.shuffle 0 4 8 12 16 20 24 28 0 0 0 0 0 0 0 0 (local.get $q${a}) (local.get $q${b}))`;
-  const bytes16 = (a: number) => `(i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 ${bytes8(a, a + 1)} ${bytes8(a + 2, a + 3)})`;
+  // |q| ≤ 127: the saturating narrowings are exact, and keep the lanes in order.
+  const words8 = (a: number) => `(i16x8.narrow_i32x4_s (local.get $q${a}) (local.get $q${a + 1}))`;
+  const bytes16 = (a: number) => `(i8x16.narrow_i16x8_s ${words8(a)} ${words8(a + 2)})`;
   return [
     `(local.set $a ${max(max(max(absBits(0), absBits(1)), max(absBits(2), absBits(3))), max(max(absBits(4), absBits(5)), max(absBits(6), absBits(7))))})`,
     '(local.set $a (i32x4.max_u (local.get $a) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a) (local.get $a))))',

@@ -166,7 +166,7 @@ describe.each([
   });
 
   it('Q8_0 on blocks of zeros, a NaN, an infinity, subnormals and ties', () => {
-    const f = new Float32Array(32 * 6);
+    const f = new Float32Array(32 * 7);
     f[32] = NaN;
     f[33] = 1;
     f[64] = Infinity;
@@ -174,6 +174,11 @@ describe.each([
     for (let i = 96; i < 128; i++) f[i] = (i - 100) * 1e-43; // amax subnormal: 1/d overflows
     for (let i = 128; i < 160; i++) f[i] = (i - 144) * 0.5 * (127 / 16); // x·(1/d) on halves
     for (let i = 160; i < 192; i++) f[i] = -((i - 160) % 3) / 254;
+    // amax 127, so 1/d = 1 and x is the value itself: exact ties, and ±(0.5 - 2^-25), the one
+    // value whose |x| + 0.5 rounds up to 1 in f32 (it must round to 0).
+    const ties = [127, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 126.5, -126.5, 0.49999997, -0.49999997, 0.5000001, 1.4999999, 0.25, -0];
+    f.set(ties, 192);
+    expect(Math.fround(0.49999997)).toBe(0.5 - 2 ** -25);
     const bits = new Uint32Array(f.buffer);
     expect(firstDifference(fast('F32', bits, 'Q8_0'), plain('F32', bits, 'Q8_0'))).toBe(-1);
   });

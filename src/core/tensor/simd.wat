@@ -312,78 +312,70 @@
         (i32.lt_u (local.get $db) (i32.const 0x38800000))))
         (local.set $x (f32x4.mul (local.get $v0) (local.get $id)))
         (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-        (local.set $t (f32x4.trunc (local.get $a)))
-        (local.set $t
+        (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
+        (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
+        (local.set $q0
         (i32x4.sub
-          (i32x4.sub (f32x4.add (local.get $t) (v128.const f32x4 8388608 8388608 8388608 8388608)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
-          (f32x4.ge (f32x4.sub (local.get $a) (local.get $t)) (v128.const f32x4 0.5 0.5 0.5 0.5))))
-        (local.set $m (i32x4.shr_s (local.get $x) (i32.const 31)))
-        (local.set $q0 (i32x4.sub (v128.xor (local.get $t) (local.get $m)) (local.get $m)))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
         (local.set $x (f32x4.mul (local.get $v1) (local.get $id)))
         (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-        (local.set $t (f32x4.trunc (local.get $a)))
-        (local.set $t
+        (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
+        (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
+        (local.set $q1
         (i32x4.sub
-          (i32x4.sub (f32x4.add (local.get $t) (v128.const f32x4 8388608 8388608 8388608 8388608)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
-          (f32x4.ge (f32x4.sub (local.get $a) (local.get $t)) (v128.const f32x4 0.5 0.5 0.5 0.5))))
-        (local.set $m (i32x4.shr_s (local.get $x) (i32.const 31)))
-        (local.set $q1 (i32x4.sub (v128.xor (local.get $t) (local.get $m)) (local.get $m)))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
         (local.set $x (f32x4.mul (local.get $v2) (local.get $id)))
         (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-        (local.set $t (f32x4.trunc (local.get $a)))
-        (local.set $t
+        (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
+        (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
+        (local.set $q2
         (i32x4.sub
-          (i32x4.sub (f32x4.add (local.get $t) (v128.const f32x4 8388608 8388608 8388608 8388608)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
-          (f32x4.ge (f32x4.sub (local.get $a) (local.get $t)) (v128.const f32x4 0.5 0.5 0.5 0.5))))
-        (local.set $m (i32x4.shr_s (local.get $x) (i32.const 31)))
-        (local.set $q2 (i32x4.sub (v128.xor (local.get $t) (local.get $m)) (local.get $m)))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
         (local.set $x (f32x4.mul (local.get $v3) (local.get $id)))
         (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-        (local.set $t (f32x4.trunc (local.get $a)))
-        (local.set $t
+        (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
+        (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
+        (local.set $q3
         (i32x4.sub
-          (i32x4.sub (f32x4.add (local.get $t) (v128.const f32x4 8388608 8388608 8388608 8388608)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
-          (f32x4.ge (f32x4.sub (local.get $a) (local.get $t)) (v128.const f32x4 0.5 0.5 0.5 0.5))))
-        (local.set $m (i32x4.shr_s (local.get $x) (i32.const 31)))
-        (local.set $q3 (i32x4.sub (v128.xor (local.get $t) (local.get $m)) (local.get $m)))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
         (local.set $x (f32x4.mul (local.get $v4) (local.get $id)))
         (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-        (local.set $t (f32x4.trunc (local.get $a)))
-        (local.set $t
+        (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
+        (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
+        (local.set $q4
         (i32x4.sub
-          (i32x4.sub (f32x4.add (local.get $t) (v128.const f32x4 8388608 8388608 8388608 8388608)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
-          (f32x4.ge (f32x4.sub (local.get $a) (local.get $t)) (v128.const f32x4 0.5 0.5 0.5 0.5))))
-        (local.set $m (i32x4.shr_s (local.get $x) (i32.const 31)))
-        (local.set $q4 (i32x4.sub (v128.xor (local.get $t) (local.get $m)) (local.get $m)))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
         (local.set $x (f32x4.mul (local.get $v5) (local.get $id)))
         (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-        (local.set $t (f32x4.trunc (local.get $a)))
-        (local.set $t
+        (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
+        (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
+        (local.set $q5
         (i32x4.sub
-          (i32x4.sub (f32x4.add (local.get $t) (v128.const f32x4 8388608 8388608 8388608 8388608)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
-          (f32x4.ge (f32x4.sub (local.get $a) (local.get $t)) (v128.const f32x4 0.5 0.5 0.5 0.5))))
-        (local.set $m (i32x4.shr_s (local.get $x) (i32.const 31)))
-        (local.set $q5 (i32x4.sub (v128.xor (local.get $t) (local.get $m)) (local.get $m)))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
         (local.set $x (f32x4.mul (local.get $v6) (local.get $id)))
         (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-        (local.set $t (f32x4.trunc (local.get $a)))
-        (local.set $t
+        (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
+        (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
+        (local.set $q6
         (i32x4.sub
-          (i32x4.sub (f32x4.add (local.get $t) (v128.const f32x4 8388608 8388608 8388608 8388608)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
-          (f32x4.ge (f32x4.sub (local.get $a) (local.get $t)) (v128.const f32x4 0.5 0.5 0.5 0.5))))
-        (local.set $m (i32x4.shr_s (local.get $x) (i32.const 31)))
-        (local.set $q6 (i32x4.sub (v128.xor (local.get $t) (local.get $m)) (local.get $m)))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
         (local.set $x (f32x4.mul (local.get $v7) (local.get $id)))
         (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-        (local.set $t (f32x4.trunc (local.get $a)))
-        (local.set $t
+        (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
+        (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
+        (local.set $q7
         (i32x4.sub
-          (i32x4.sub (f32x4.add (local.get $t) (v128.const f32x4 8388608 8388608 8388608 8388608)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
-          (f32x4.ge (f32x4.sub (local.get $a) (local.get $t)) (v128.const f32x4 0.5 0.5 0.5 0.5))))
-        (local.set $m (i32x4.shr_s (local.get $x) (i32.const 31)))
-        (local.set $q7 (i32x4.sub (v128.xor (local.get $t) (local.get $m)) (local.get $m)))
-        (v128.store offset=2 align=1 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (i8x16.shuffle 0 4 8 12 16 20 24 28 0 0 0 0 0 0 0 0 (local.get $q0) (local.get $q1)) (i8x16.shuffle 0 4 8 12 16 20 24 28 0 0 0 0 0 0 0 0 (local.get $q2) (local.get $q3))))
-        (v128.store offset=18 align=1 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (i8x16.shuffle 0 4 8 12 16 20 24 28 0 0 0 0 0 0 0 0 (local.get $q4) (local.get $q5)) (i8x16.shuffle 0 4 8 12 16 20 24 28 0 0 0 0 0 0 0 0 (local.get $q6) (local.get $q7))))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
+        (v128.store offset=2 align=1 (local.get $dst) (i8x16.narrow_i16x8_s (i16x8.narrow_i32x4_s (local.get $q0) (local.get $q1)) (i16x8.narrow_i32x4_s (local.get $q2) (local.get $q3))))
+        (v128.store offset=18 align=1 (local.get $dst) (i8x16.narrow_i16x8_s (i16x8.narrow_i32x4_s (local.get $q4) (local.get $q5)) (i16x8.narrow_i32x4_s (local.get $q6) (local.get $q7))))
         (local.set $src (i32.add (local.get $src) (i32.const 128)))
         (local.set $dst (i32.add (local.get $dst) (i32.const 34)))
         (local.set $count (i32.add (local.get $count) (i32.const 1)))
@@ -428,78 +420,70 @@
         (i32.lt_u (local.get $db) (i32.const 0x38800000))))
         (local.set $x (f32x4.mul (local.get $v0) (local.get $id)))
         (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-        (local.set $t (f32x4.trunc (local.get $a)))
-        (local.set $t
+        (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
+        (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
+        (local.set $q0
         (i32x4.sub
-          (i32x4.sub (f32x4.add (local.get $t) (v128.const f32x4 8388608 8388608 8388608 8388608)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
-          (f32x4.ge (f32x4.sub (local.get $a) (local.get $t)) (v128.const f32x4 0.5 0.5 0.5 0.5))))
-        (local.set $m (i32x4.shr_s (local.get $x) (i32.const 31)))
-        (local.set $q0 (i32x4.sub (v128.xor (local.get $t) (local.get $m)) (local.get $m)))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
         (local.set $x (f32x4.mul (local.get $v1) (local.get $id)))
         (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-        (local.set $t (f32x4.trunc (local.get $a)))
-        (local.set $t
+        (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
+        (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
+        (local.set $q1
         (i32x4.sub
-          (i32x4.sub (f32x4.add (local.get $t) (v128.const f32x4 8388608 8388608 8388608 8388608)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
-          (f32x4.ge (f32x4.sub (local.get $a) (local.get $t)) (v128.const f32x4 0.5 0.5 0.5 0.5))))
-        (local.set $m (i32x4.shr_s (local.get $x) (i32.const 31)))
-        (local.set $q1 (i32x4.sub (v128.xor (local.get $t) (local.get $m)) (local.get $m)))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
         (local.set $x (f32x4.mul (local.get $v2) (local.get $id)))
         (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-        (local.set $t (f32x4.trunc (local.get $a)))
-        (local.set $t
+        (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
+        (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
+        (local.set $q2
         (i32x4.sub
-          (i32x4.sub (f32x4.add (local.get $t) (v128.const f32x4 8388608 8388608 8388608 8388608)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
-          (f32x4.ge (f32x4.sub (local.get $a) (local.get $t)) (v128.const f32x4 0.5 0.5 0.5 0.5))))
-        (local.set $m (i32x4.shr_s (local.get $x) (i32.const 31)))
-        (local.set $q2 (i32x4.sub (v128.xor (local.get $t) (local.get $m)) (local.get $m)))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
         (local.set $x (f32x4.mul (local.get $v3) (local.get $id)))
         (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-        (local.set $t (f32x4.trunc (local.get $a)))
-        (local.set $t
+        (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
+        (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
+        (local.set $q3
         (i32x4.sub
-          (i32x4.sub (f32x4.add (local.get $t) (v128.const f32x4 8388608 8388608 8388608 8388608)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
-          (f32x4.ge (f32x4.sub (local.get $a) (local.get $t)) (v128.const f32x4 0.5 0.5 0.5 0.5))))
-        (local.set $m (i32x4.shr_s (local.get $x) (i32.const 31)))
-        (local.set $q3 (i32x4.sub (v128.xor (local.get $t) (local.get $m)) (local.get $m)))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
         (local.set $x (f32x4.mul (local.get $v4) (local.get $id)))
         (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-        (local.set $t (f32x4.trunc (local.get $a)))
-        (local.set $t
+        (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
+        (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
+        (local.set $q4
         (i32x4.sub
-          (i32x4.sub (f32x4.add (local.get $t) (v128.const f32x4 8388608 8388608 8388608 8388608)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
-          (f32x4.ge (f32x4.sub (local.get $a) (local.get $t)) (v128.const f32x4 0.5 0.5 0.5 0.5))))
-        (local.set $m (i32x4.shr_s (local.get $x) (i32.const 31)))
-        (local.set $q4 (i32x4.sub (v128.xor (local.get $t) (local.get $m)) (local.get $m)))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
         (local.set $x (f32x4.mul (local.get $v5) (local.get $id)))
         (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-        (local.set $t (f32x4.trunc (local.get $a)))
-        (local.set $t
+        (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
+        (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
+        (local.set $q5
         (i32x4.sub
-          (i32x4.sub (f32x4.add (local.get $t) (v128.const f32x4 8388608 8388608 8388608 8388608)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
-          (f32x4.ge (f32x4.sub (local.get $a) (local.get $t)) (v128.const f32x4 0.5 0.5 0.5 0.5))))
-        (local.set $m (i32x4.shr_s (local.get $x) (i32.const 31)))
-        (local.set $q5 (i32x4.sub (v128.xor (local.get $t) (local.get $m)) (local.get $m)))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
         (local.set $x (f32x4.mul (local.get $v6) (local.get $id)))
         (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-        (local.set $t (f32x4.trunc (local.get $a)))
-        (local.set $t
+        (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
+        (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
+        (local.set $q6
         (i32x4.sub
-          (i32x4.sub (f32x4.add (local.get $t) (v128.const f32x4 8388608 8388608 8388608 8388608)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
-          (f32x4.ge (f32x4.sub (local.get $a) (local.get $t)) (v128.const f32x4 0.5 0.5 0.5 0.5))))
-        (local.set $m (i32x4.shr_s (local.get $x) (i32.const 31)))
-        (local.set $q6 (i32x4.sub (v128.xor (local.get $t) (local.get $m)) (local.get $m)))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
         (local.set $x (f32x4.mul (local.get $v7) (local.get $id)))
         (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-        (local.set $t (f32x4.trunc (local.get $a)))
-        (local.set $t
+        (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
+        (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
+        (local.set $q7
         (i32x4.sub
-          (i32x4.sub (f32x4.add (local.get $t) (v128.const f32x4 8388608 8388608 8388608 8388608)) (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000))
-          (f32x4.ge (f32x4.sub (local.get $a) (local.get $t)) (v128.const f32x4 0.5 0.5 0.5 0.5))))
-        (local.set $m (i32x4.shr_s (local.get $x) (i32.const 31)))
-        (local.set $q7 (i32x4.sub (v128.xor (local.get $t) (local.get $m)) (local.get $m)))
-        (v128.store offset=2 align=1 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (i8x16.shuffle 0 4 8 12 16 20 24 28 0 0 0 0 0 0 0 0 (local.get $q0) (local.get $q1)) (i8x16.shuffle 0 4 8 12 16 20 24 28 0 0 0 0 0 0 0 0 (local.get $q2) (local.get $q3))))
-        (v128.store offset=18 align=1 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (i8x16.shuffle 0 4 8 12 16 20 24 28 0 0 0 0 0 0 0 0 (local.get $q4) (local.get $q5)) (i8x16.shuffle 0 4 8 12 16 20 24 28 0 0 0 0 0 0 0 0 (local.get $q6) (local.get $q7))))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
+        (v128.store offset=2 align=1 (local.get $dst) (i8x16.narrow_i16x8_s (i16x8.narrow_i32x4_s (local.get $q0) (local.get $q1)) (i16x8.narrow_i32x4_s (local.get $q2) (local.get $q3))))
+        (v128.store offset=18 align=1 (local.get $dst) (i8x16.narrow_i16x8_s (i16x8.narrow_i32x4_s (local.get $q4) (local.get $q5)) (i16x8.narrow_i32x4_s (local.get $q6) (local.get $q7))))
         (local.set $src (i32.add (local.get $src) (i32.const 64)))
         (local.set $dst (i32.add (local.get $dst) (i32.const 34)))
         (local.set $count (i32.add (local.get $count) (i32.const 1)))
