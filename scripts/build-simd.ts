@@ -215,22 +215,22 @@ function f32ToBf16(f: string): string {
 function q8Block(): string[] {
   const v = (k: number) => `(local.get $v${k})`;
   // |v| as integer bit patterns: their order is the magnitudes' order, and a NaN is above +inf.
-  const absBits = (k: number) => `(v128.and ${v(k)} ${i32x4('0x7fffffff')})`;
+  const absBits = (k: number) => `(local.get $u${k})`;
   const max = (a: string, b: string) => `(i32x4.max_u ${a} ${b})`;
   const lanes: string[] = [];
   for (let k = 0; k < 8; k++) {
     lanes.push(
-      `(local.set $x (f32x4.mul ${v(k)} (local.get $id)))`,
-      `(local.set $a (v128.and (local.get $x) ${i32x4('0x7fffffff')}))`,
+      // |x| = |v| · (1/d): 1/d is positive or 0.
+      `(local.set $a (f32x4.mul (local.get $u${k}) (local.get $id)))`,
       // Round half away from zero: trunc(|x| + 0.5). For |x| < 2^8 the sum is exact, or rounds
       // to the right integer, except for |x| = 0.5 - 2^-25 (bits 0x3effffff), whose sum ties up
       // to 1.0: that one is 0.
       '(local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))',
       `(local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) ${i32x4('0x3effffff')})))`,
-      // x's sign, then the integer: |t| ≤ 127, so t + 1.5·2^23 holds it in its low mantissa bits.
+      // x's sign (v's), then the integer: |t| ≤ 127, so t + 1.5·2^23 holds it in its low mantissa bits.
       `(local.set $q${k}
         (i32x4.sub
-          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) ${i32x4('0x80000000')})) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (f32x4.add (v128.or (local.get $t) (v128.and ${v(k)} ${i32x4('0x80000000')})) (v128.const f32x4 12582912 12582912 12582912 12582912))
           ${i32x4('0x4b400000')}))`,
     );
   }
@@ -238,6 +238,7 @@ function q8Block(): string[] {
   const words8 = (a: number) => `(i16x8.narrow_i32x4_s (local.get $q${a}) (local.get $q${a + 1}))`;
   const bytes16 = (a: number) => `(i8x16.narrow_i16x8_s ${words8(a)} ${words8(a + 2)})`;
   return [
+    ...Array.from({ length: 8 }, (_, k) => `(local.set $u${k} (v128.and ${v(k)} ${i32x4('0x7fffffff')}))`),
     `(local.set $a ${max(max(max(absBits(0), absBits(1)), max(absBits(2), absBits(3))), max(max(absBits(4), absBits(5)), max(absBits(6), absBits(7))))})`,
     '(local.set $a (i32x4.max_u (local.get $a) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a) (local.get $a))))',
     '(local.set $a (i32x4.max_u (local.get $a) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $a) (local.get $a))))',
@@ -267,7 +268,7 @@ function q8Block(): string[] {
 
 function q8Loop(name: string, inBytesPerBlock: number, load: string[]): string {
   const locals = [
-    ...Array.from({ length: 8 }, (_, k) => `(local $v${k} v128) (local $q${k} v128)`),
+    ...Array.from({ length: 8 }, (_, k) => `(local $v${k} v128) (local $q${k} v128) (local $u${k} v128)`),
     '(local $f v128) (local $a v128) (local $x v128) (local $t v128) (local $id v128) (local $m v128) (local $nm v128) (local $h v128)',
     '(local $amax f32) (local $d f32) (local $idf f32) (local $db i32) (local $count i32) (local $v v128) (local $w v128)',
   ].join(' ');

@@ -279,7 +279,7 @@
         (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc))))))
 
   (func (export "q8_0_f32") (param $src i32) (param $dst i32) (param $blocks i32) (result i32)
-    (local $v0 v128) (local $q0 v128) (local $v1 v128) (local $q1 v128) (local $v2 v128) (local $q2 v128) (local $v3 v128) (local $q3 v128) (local $v4 v128) (local $q4 v128) (local $v5 v128) (local $q5 v128) (local $v6 v128) (local $q6 v128) (local $v7 v128) (local $q7 v128) (local $f v128) (local $a v128) (local $x v128) (local $t v128) (local $id v128) (local $m v128) (local $nm v128) (local $h v128) (local $amax f32) (local $d f32) (local $idf f32) (local $db i32) (local $count i32) (local $v v128) (local $w v128)
+    (local $v0 v128) (local $q0 v128) (local $u0 v128) (local $v1 v128) (local $q1 v128) (local $u1 v128) (local $v2 v128) (local $q2 v128) (local $u2 v128) (local $v3 v128) (local $q3 v128) (local $u3 v128) (local $v4 v128) (local $q4 v128) (local $u4 v128) (local $v5 v128) (local $q5 v128) (local $u5 v128) (local $v6 v128) (local $q6 v128) (local $u6 v128) (local $v7 v128) (local $q7 v128) (local $u7 v128) (local $f v128) (local $a v128) (local $x v128) (local $t v128) (local $id v128) (local $m v128) (local $nm v128) (local $h v128) (local $amax f32) (local $d f32) (local $idf f32) (local $db i32) (local $count i32) (local $v v128) (local $w v128)
     ;; returns the blocks done: all of them, or up to the first whose amax is NaN
     (block $done
       (loop $next
@@ -292,7 +292,15 @@
         (local.set $v5 (v128.load offset=80 (local.get $src)))
         (local.set $v6 (v128.load offset=96 (local.get $src)))
         (local.set $v7 (v128.load offset=112 (local.get $src)))
-        (local.set $a (i32x4.max_u (i32x4.max_u (i32x4.max_u (v128.and (local.get $v0) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (v128.and (local.get $v1) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))) (i32x4.max_u (v128.and (local.get $v2) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (v128.and (local.get $v3) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))) (i32x4.max_u (i32x4.max_u (v128.and (local.get $v4) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (v128.and (local.get $v5) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))) (i32x4.max_u (v128.and (local.get $v6) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (v128.and (local.get $v7) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))))
+        (local.set $u0 (v128.and (local.get $v0) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $u1 (v128.and (local.get $v1) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $u2 (v128.and (local.get $v2) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $u3 (v128.and (local.get $v3) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $u4 (v128.and (local.get $v4) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $u5 (v128.and (local.get $v5) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $u6 (v128.and (local.get $v6) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $u7 (v128.and (local.get $v7) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $a (i32x4.max_u (i32x4.max_u (i32x4.max_u (local.get $u0) (local.get $u1)) (i32x4.max_u (local.get $u2) (local.get $u3))) (i32x4.max_u (i32x4.max_u (local.get $u4) (local.get $u5)) (i32x4.max_u (local.get $u6) (local.get $u7)))))
         (local.set $a (i32x4.max_u (local.get $a) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a) (local.get $a))))
         (local.set $a (i32x4.max_u (local.get $a) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $a) (local.get $a))))
         (br_if $done (i32.ge_u (i32x4.extract_lane 0 (local.get $a)) (i32.const 0x7f800000)))
@@ -310,69 +318,61 @@
           (i32.sub (i32.shr_u (i32.add (i32.add (local.get $db) (i32.const 0xfff)) (i32.and (i32.shr_u (local.get $db) (i32.const 13)) (i32.const 1))) (i32.const 13)) (i32.const 0x1c000))
           (i32.ge_u (local.get $db) (i32.const 0x47800000)))
         (i32.lt_u (local.get $db) (i32.const 0x38800000))))
-        (local.set $x (f32x4.mul (local.get $v0) (local.get $id)))
-        (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $a (f32x4.mul (local.get $u0) (local.get $id)))
         (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
         (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
         (local.set $q0
         (i32x4.sub
-          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $v0) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
-        (local.set $x (f32x4.mul (local.get $v1) (local.get $id)))
-        (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $a (f32x4.mul (local.get $u1) (local.get $id)))
         (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
         (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
         (local.set $q1
         (i32x4.sub
-          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $v1) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
-        (local.set $x (f32x4.mul (local.get $v2) (local.get $id)))
-        (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $a (f32x4.mul (local.get $u2) (local.get $id)))
         (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
         (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
         (local.set $q2
         (i32x4.sub
-          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $v2) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
-        (local.set $x (f32x4.mul (local.get $v3) (local.get $id)))
-        (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $a (f32x4.mul (local.get $u3) (local.get $id)))
         (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
         (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
         (local.set $q3
         (i32x4.sub
-          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $v3) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
-        (local.set $x (f32x4.mul (local.get $v4) (local.get $id)))
-        (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $a (f32x4.mul (local.get $u4) (local.get $id)))
         (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
         (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
         (local.set $q4
         (i32x4.sub
-          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $v4) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
-        (local.set $x (f32x4.mul (local.get $v5) (local.get $id)))
-        (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $a (f32x4.mul (local.get $u5) (local.get $id)))
         (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
         (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
         (local.set $q5
         (i32x4.sub
-          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $v5) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
-        (local.set $x (f32x4.mul (local.get $v6) (local.get $id)))
-        (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $a (f32x4.mul (local.get $u6) (local.get $id)))
         (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
         (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
         (local.set $q6
         (i32x4.sub
-          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $v6) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
-        (local.set $x (f32x4.mul (local.get $v7) (local.get $id)))
-        (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $a (f32x4.mul (local.get $u7) (local.get $id)))
         (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
         (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
         (local.set $q7
         (i32x4.sub
-          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $v7) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
         (v128.store offset=2 align=1 (local.get $dst) (i8x16.narrow_i16x8_s (i16x8.narrow_i32x4_s (local.get $q0) (local.get $q1)) (i16x8.narrow_i32x4_s (local.get $q2) (local.get $q3))))
         (v128.store offset=18 align=1 (local.get $dst) (i8x16.narrow_i16x8_s (i16x8.narrow_i32x4_s (local.get $q4) (local.get $q5)) (i16x8.narrow_i32x4_s (local.get $q6) (local.get $q7))))
@@ -383,7 +383,7 @@
     (local.get $count))
 
   (func (export "q8_0_bf16") (param $src i32) (param $dst i32) (param $blocks i32) (result i32)
-    (local $v0 v128) (local $q0 v128) (local $v1 v128) (local $q1 v128) (local $v2 v128) (local $q2 v128) (local $v3 v128) (local $q3 v128) (local $v4 v128) (local $q4 v128) (local $v5 v128) (local $q5 v128) (local $v6 v128) (local $q6 v128) (local $v7 v128) (local $q7 v128) (local $f v128) (local $a v128) (local $x v128) (local $t v128) (local $id v128) (local $m v128) (local $nm v128) (local $h v128) (local $amax f32) (local $d f32) (local $idf f32) (local $db i32) (local $count i32) (local $v v128) (local $w v128)
+    (local $v0 v128) (local $q0 v128) (local $u0 v128) (local $v1 v128) (local $q1 v128) (local $u1 v128) (local $v2 v128) (local $q2 v128) (local $u2 v128) (local $v3 v128) (local $q3 v128) (local $u3 v128) (local $v4 v128) (local $q4 v128) (local $u4 v128) (local $v5 v128) (local $q5 v128) (local $u5 v128) (local $v6 v128) (local $q6 v128) (local $u6 v128) (local $v7 v128) (local $q7 v128) (local $u7 v128) (local $f v128) (local $a v128) (local $x v128) (local $t v128) (local $id v128) (local $m v128) (local $nm v128) (local $h v128) (local $amax f32) (local $d f32) (local $idf f32) (local $db i32) (local $count i32) (local $v v128) (local $w v128)
     ;; returns the blocks done: all of them, or up to the first whose amax is NaN
     (block $done
       (loop $next
@@ -400,7 +400,15 @@
         (local.set $v (v128.load offset=48 (local.get $src)))
         (local.set $v6 (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $v)) (i32.const 16)))
         (local.set $v7 (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $v)) (i32.const 16)))
-        (local.set $a (i32x4.max_u (i32x4.max_u (i32x4.max_u (v128.and (local.get $v0) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (v128.and (local.get $v1) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))) (i32x4.max_u (v128.and (local.get $v2) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (v128.and (local.get $v3) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))) (i32x4.max_u (i32x4.max_u (v128.and (local.get $v4) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (v128.and (local.get $v5) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))) (i32x4.max_u (v128.and (local.get $v6) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)) (v128.and (local.get $v7) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))))
+        (local.set $u0 (v128.and (local.get $v0) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $u1 (v128.and (local.get $v1) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $u2 (v128.and (local.get $v2) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $u3 (v128.and (local.get $v3) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $u4 (v128.and (local.get $v4) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $u5 (v128.and (local.get $v5) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $u6 (v128.and (local.get $v6) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $u7 (v128.and (local.get $v7) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $a (i32x4.max_u (i32x4.max_u (i32x4.max_u (local.get $u0) (local.get $u1)) (i32x4.max_u (local.get $u2) (local.get $u3))) (i32x4.max_u (i32x4.max_u (local.get $u4) (local.get $u5)) (i32x4.max_u (local.get $u6) (local.get $u7)))))
         (local.set $a (i32x4.max_u (local.get $a) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a) (local.get $a))))
         (local.set $a (i32x4.max_u (local.get $a) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $a) (local.get $a))))
         (br_if $done (i32.ge_u (i32x4.extract_lane 0 (local.get $a)) (i32.const 0x7f800000)))
@@ -418,69 +426,61 @@
           (i32.sub (i32.shr_u (i32.add (i32.add (local.get $db) (i32.const 0xfff)) (i32.and (i32.shr_u (local.get $db) (i32.const 13)) (i32.const 1))) (i32.const 13)) (i32.const 0x1c000))
           (i32.ge_u (local.get $db) (i32.const 0x47800000)))
         (i32.lt_u (local.get $db) (i32.const 0x38800000))))
-        (local.set $x (f32x4.mul (local.get $v0) (local.get $id)))
-        (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $a (f32x4.mul (local.get $u0) (local.get $id)))
         (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
         (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
         (local.set $q0
         (i32x4.sub
-          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $v0) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
-        (local.set $x (f32x4.mul (local.get $v1) (local.get $id)))
-        (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $a (f32x4.mul (local.get $u1) (local.get $id)))
         (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
         (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
         (local.set $q1
         (i32x4.sub
-          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $v1) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
-        (local.set $x (f32x4.mul (local.get $v2) (local.get $id)))
-        (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $a (f32x4.mul (local.get $u2) (local.get $id)))
         (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
         (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
         (local.set $q2
         (i32x4.sub
-          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $v2) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
-        (local.set $x (f32x4.mul (local.get $v3) (local.get $id)))
-        (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $a (f32x4.mul (local.get $u3) (local.get $id)))
         (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
         (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
         (local.set $q3
         (i32x4.sub
-          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $v3) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
-        (local.set $x (f32x4.mul (local.get $v4) (local.get $id)))
-        (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $a (f32x4.mul (local.get $u4) (local.get $id)))
         (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
         (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
         (local.set $q4
         (i32x4.sub
-          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $v4) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
-        (local.set $x (f32x4.mul (local.get $v5) (local.get $id)))
-        (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $a (f32x4.mul (local.get $u5) (local.get $id)))
         (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
         (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
         (local.set $q5
         (i32x4.sub
-          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $v5) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
-        (local.set $x (f32x4.mul (local.get $v6) (local.get $id)))
-        (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $a (f32x4.mul (local.get $u6) (local.get $id)))
         (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
         (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
         (local.set $q6
         (i32x4.sub
-          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $v6) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
-        (local.set $x (f32x4.mul (local.get $v7) (local.get $id)))
-        (local.set $a (v128.and (local.get $x) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $a (f32x4.mul (local.get $u7) (local.get $id)))
         (local.set $t (f32x4.trunc (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))))
         (local.set $t (v128.andnot (local.get $t) (i32x4.eq (local.get $a) (v128.const i32x4 0x3effffff 0x3effffff 0x3effffff 0x3effffff))))
         (local.set $q7
         (i32x4.sub
-          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $x) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
+          (f32x4.add (v128.or (local.get $t) (v128.and (local.get $v7) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))) (v128.const f32x4 12582912 12582912 12582912 12582912))
           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000)))
         (v128.store offset=2 align=1 (local.get $dst) (i8x16.narrow_i16x8_s (i16x8.narrow_i32x4_s (local.get $q0) (local.get $q1)) (i16x8.narrow_i32x4_s (local.get $q2) (local.get $q3))))
         (v128.store offset=18 align=1 (local.get $dst) (i8x16.narrow_i16x8_s (i16x8.narrow_i32x4_s (local.get $q4) (local.get $q5)) (i16x8.narrow_i32x4_s (local.get $q6) (local.get $q7))))
