@@ -437,6 +437,8 @@ async function writeOutput(
         else if (event.type === 'done') io.progress('');
       },
     });
+    // Reads check the file now and then; once more before the output is kept.
+    if (source instanceof FileSource) await source.assertUnchanged();
     await sink.commit(options.force);
     return { converted, seconds: (performance.now() - started) / 1000 };
   } catch (e) {

@@ -24,9 +24,9 @@ const i32x4 = (v: number | string) => `(v128.const i32x4 ${v} ${v} ${v} ${v})`;
 /**
  * The module's memory, fixed (never grown, so views of it stay valid): 2 MiB of scratch for
  * copied pieces, then an arena for the converter's reused buffers (two read windows of 6 MiB
- * plus alignment slack, two 2 MiB output chunks), which then need no copy in or out. 20 MiB.
+ * plus alignment slack, three 4 MiB output chunks), which then need no copy in or out. 27 MiB.
  */
-const MEMORY_PAGES = 320;
+const MEMORY_PAGES = 432;
 
 /**
  * f32 bit patterns (i32x4) → f16 bit patterns in the low half of each lane, as f32BitsToF16Bits:

@@ -2,7 +2,7 @@ import { ConversionError, throwIfAborted, type AbortSignalLike } from './errors'
 import { alignUp } from './gguf/writer';
 import type { ByteSink, ByteSource } from './io';
 import { planHeader, type ConversionPlan, type PlannedTensor } from './plan';
-import { ChunkWriter, DEFAULT_CHUNK_BYTES } from './stream/chunk-writer';
+import { ChunkWriter, DEFAULT_CHUNK_BYTES, DEFAULT_CHUNKS } from './stream/chunk-writer';
 import { DEFAULT_WINDOW_BYTES, ReadAhead } from './stream/read-ahead';
 import { encodeTensor, type GgmlTypeName } from './tensor/encode';
 import { elementView, encodeElements, OUTPUT_UNIT, type ElementArray } from './tensor/kernels';
@@ -20,8 +20,10 @@ export interface ConvertOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Bytes read ahead per window (default 6 MiB); tests use small ones to cross boundaries. */
   readWindowBytes?: number;
-  /** Output chunk size (default 2 MiB, a multiple of 32). */
+  /** Output chunk size (default 4 MiB, a multiple of 32). */
   chunkBytes?: number;
+  /** Output chunks in the ring (default 3; a sink taking several writes at once gets up to this minus one). */
+  chunks?: number;
   /**
    * Write NaN and infinite values as they are. By default a tensor holding any fails the
    * conversion (`non_finite`), naming the tensor and the count: llama.cpp would apply them.
@@ -48,8 +50,8 @@ const PADDING = new Uint8Array(32);
  * Execute a plan: write the GGUF header, then each tensor in order. Reads run ahead of the
  * encoding (the next window of tensors is read while this one is encoded) and writes behind it
  * (one chunk is written while the next is filled), in a fixed number of reused buffers, so memory
- * stays flat whatever the adapter's size: two read windows (6 MiB each), two output chunks
- * (2 MiB each); a tensor larger than a window streams through in pieces, except one that needs
+ * stays flat whatever the adapter's size: two read windows (6 MiB each), three output chunks
+ * (4 MiB each; a sink that takes two writes at once has two in flight); a tensor larger than a window streams through in pieces, except one that needs
  * moving (a permutation or transpose) or arithmetic, which is held whole (twice, moved).
  * Refuses a plan with refusals before writing a byte.
  */
@@ -70,11 +72,12 @@ export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: B
   const windowBytes = options.readWindowBytes ?? DEFAULT_WINDOW_BYTES;
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   // The reused buffers live in the SIMD kernels' memory when it is free: no copies in or out.
-  const arena = acquireSimdArena(ReadAhead.slabBytes(windowBytes), chunkBytes);
+  const chunkCount = options.chunks ?? DEFAULT_CHUNKS;
+  const arena = acquireSimdArena(ReadAhead.slabBytes(windowBytes), chunkBytes, chunkCount);
   // A tensor used element by element (no permutation; at most PEFT's scaling) may stream through in pieces.
   const streamable = plan.tensors.flatMap((t) => t.parts.map((part) => HOST_LITTLE_ENDIAN && scaleOnly(part.ops) !== undefined));
   const reader = new ReadAhead(adapter, locations, { windowBytes, slabs: arena?.slabs, streamable });
-  const writer = new ChunkWriter(sink, chunkBytes, arena?.chunks);
+  const writer = new ChunkWriter(sink, chunkBytes, arena?.chunks ?? Array.from({ length: chunkCount }, () => new Uint8Array(new ArrayBuffer(chunkBytes))));
   const nonFinite: NonFiniteTensor[] = [];
   const scratch = new Scratch();
   try {

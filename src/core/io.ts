@@ -20,6 +20,13 @@ export interface ByteSource {
 /** Append-only bytes. `write` resolves once the sink has taken the chunk (back-pressure). */
 export interface ByteSink {
   write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Optional: how many writes may be in flight at once (default 1: each is awaited before the
+   * next). Writes are still made in order, each placed after the one before, and a chunk's
+   * buffer is not reused before its own write has resolved. A file written by offset (Node) takes
+   * several, so the disk is kept busy while the next chunk is encoded.
+   */
+  readonly concurrency?: number;
 }
 
 /** A ByteSource over bytes already in memory (tests, small JSON files). */

@@ -19,9 +19,11 @@ describe('FileSource', () => {
   it('stops when the file changes size or is rewritten while it is read', async () => {
     const file = join(work, 'a.bin');
     writeFileSync(file, new Uint8Array(4096));
-    const grown = await FileSource.open(file);
+    // Checked at the first read, then once `checkEveryBytes` have been read since the last check.
+    const grown = await FileSource.open(file, 32);
     await grown.readInto(0, new Uint8Array(16));
     appendFileSync(file, new Uint8Array(8));
+    await grown.readInto(16, new Uint8Array(16));
     await expect(grown.readInto(0, new Uint8Array(16))).rejects.toMatchObject({ code: 'io', message: expect.stringMatching(/size went from 4096 to 4104/) });
     await grown.close();
 
@@ -29,6 +31,14 @@ describe('FileSource', () => {
     utimesSync(file, new Date(), new Date(Date.now() + 60_000));
     await expect(touched.read(0, 16)).rejects.toMatchObject({ code: 'io', message: expect.stringMatching(/changed while it was being converted/) });
     await touched.close();
+
+    // Between checks, a change is still caught by the check made before the output is kept.
+    const late = await FileSource.open(file);
+    await late.readInto(0, new Uint8Array(16));
+    utimesSync(file, new Date(), new Date(Date.now() + 120_000));
+    await late.readInto(16, new Uint8Array(16));
+    await expect(late.assertUnchanged()).rejects.toMatchObject({ code: 'io', message: expect.stringMatching(/changed while it was being converted/) });
+    await late.close();
   });
 });
 
@@ -58,6 +68,27 @@ describe('signals in the middle of a conversion', () => {
       expect(existsSync(join(out, 'x.gguf'))).toBe(false);
     });
   }
+
+  it('the adapter rewritten while it is converted: exit 1, said in words, no output and no partial file', async () => {
+    const out = mkdtempSync(join(work, 'out-'));
+    const child = spawn(process.execPath, [BIN, adapter.dir, '--base', adapter.baseDir, '--outtype', 'f32', '--outfile', join(out, 'x.gguf')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const started = Date.now();
+    while (!readdirSync(out).some((f) => f.includes('.partial-'))) {
+      if (Date.now() - started > 30_000) throw new Error('the conversion never started writing');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    // As a training run saving over it would: a new modification time (caught by the next
+    // periodic check, or at the latest by the one made before the output is kept).
+    utimesSync(adapter.file, new Date(), new Date(Date.now() + 60_000));
+    const exit = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(exit).toBe(1);
+    expect(stderr).toContain(`${adapter.file} changed while it was being converted (it was modified)`);
+    expect(readdirSync(out)).toEqual([]);
+  });
 });
 
 describe('the output cannot be written', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytesSource, MemorySink, type ByteSink, type ByteSource } from '../io';
+import { bytesSource, type ByteSink, type ByteSource } from '../io';
 import { moveElements, applyOp, type MovementOp } from '../tensor/ops';
 import { readTensorBytes, type TensorLocation } from '../tensor/read';
 import { ChunkWriter } from './chunk-writer';
@@ -177,62 +177,114 @@ describe('ReadAhead: tensors larger than a window stream through in pieces', () 
 });
 
 describe('ChunkWriter', () => {
-  /** A sink that resolves late and checks that no buffer changes while its write is pending. */
-  function slowSink(): ByteSink & { bytes: () => Uint8Array; writes: number[] } {
-    const mem = new MemorySink();
-    const writes: number[] = [];
-    return {
-      writes,
-      bytes: () => mem.bytes(),
-      async write(chunk) {
+  /**
+   * A sink taking up to `concurrency` writes at once, each placed where the one before it ends
+   * (as a file written by offset) and resolving after a random delay, so writes in flight finish
+   * out of order. It checks that no buffer changes while its write is pending, and records how
+   * many writes were in flight at most.
+   */
+  function slowSink(concurrency?: number): ByteSink & { bytes: () => Uint8Array; writes: number[]; maxInFlight: number } {
+    const out = new Uint8Array(1 << 16);
+    let position = 0;
+    let inFlight = 0;
+    let delay = 7;
+    const sink = {
+      concurrency,
+      writes: [] as number[],
+      maxInFlight: 0,
+      bytes: () => out.slice(0, position),
+      async write(chunk: Uint8Array) {
+        const at = position;
+        position += chunk.byteLength;
         const snapshot = new Uint8Array(chunk);
-        writes.push(chunk.byteLength);
-        await new Promise((r) => setTimeout(r, 1));
+        sink.writes.push(chunk.byteLength);
+        sink.maxInFlight = Math.max(sink.maxInFlight, ++inFlight);
+        delay = (delay * 5 + 3) % 11;
+        await new Promise((r) => setTimeout(r, delay % 4));
         expect(new Uint8Array(chunk)).toEqual(snapshot);
-        await mem.write(chunk);
+        out.set(chunk, at);
+        inFlight--;
       },
     };
+    return sink;
   }
 
-  it('hands over the same bytes, in chunks starting at multiples of 32, with aligned positions', async () => {
-    const sink = slowSink();
-    const w = new ChunkWriter(sink, 256);
-    const expected: number[] = [];
-    const data = randomBytes(5000, 3);
-    let k = 0;
-    for (let step = 0; k < data.length; step++) {
-      if (step % 3 === 0) {
-        const piece = data.subarray(k, Math.min(data.length, k + 1 + (step % 401)));
-        await w.write(piece);
-        expected.push(...piece);
-        k += piece.length;
-      } else {
-        // Encode in place, 34 bytes at a time (a Q8_0 block), checking the alignment invariant.
-        await w.ensure(34);
-        expect(w.at % 32).toBe(w.position % 32);
-        const piece = data.subarray(k, Math.min(data.length, k + 34));
-        w.chunk.set(piece, w.at);
-        w.advance(piece.length);
-        expected.push(...piece);
-        k += piece.length;
+  for (const [buffers, concurrency, expectedInFlight] of [
+    [2, undefined, 1],
+    [2, 4, 1],
+    [3, 2, 2],
+    [4, 3, 3],
+    [4, 1, 1],
+  ] as const) {
+    it(`hands over the same bytes, in chunks starting at multiples of 32, with aligned positions (${buffers} buffers, sink concurrency ${concurrency ?? 'unset'})`, async () => {
+      const sink = slowSink(concurrency);
+      const w = new ChunkWriter(sink, 256, Array.from({ length: buffers }, () => new Uint8Array(256)));
+      const expected: number[] = [];
+      const data = randomBytes(5000, 3);
+      let k = 0;
+      for (let step = 0; k < data.length; step++) {
+        if (step % 3 === 0) {
+          const piece = data.subarray(k, Math.min(data.length, k + 1 + (step % 401)));
+          await w.write(piece);
+          expected.push(...piece);
+          k += piece.length;
+        } else {
+          // Encode in place, 34 bytes at a time (a Q8_0 block), checking the alignment invariant.
+          await w.ensure(34);
+          expect(w.at % 32).toBe(w.position % 32);
+          const piece = data.subarray(k, Math.min(data.length, k + 34));
+          w.chunk.set(piece, w.at);
+          w.advance(piece.length);
+          expected.push(...piece);
+          k += piece.length;
+        }
       }
-    }
-    await w.finish();
-    expect([...sink.bytes()]).toEqual(expected);
-    expect(w.flushed).toBe(expected.length);
-    // Every write but the last ends at a multiple of 32.
-    let at = 0;
-    for (const n of sink.writes.slice(0, -1)) {
-      at += n;
-      expect(at % 32).toBe(0);
-    }
-  });
+      await w.finish();
+      expect([...sink.bytes()]).toEqual(expected);
+      expect(w.flushed).toBe(expected.length);
+      // As many writes in flight as the sink takes and the buffers allow, never more.
+      expect(sink.maxInFlight).toBe(expectedInFlight);
+      // Every write but the last ends at a multiple of 32.
+      let at = 0;
+      for (const n of sink.writes.slice(0, -1)) {
+        at += n;
+        expect(at % 32).toBe(0);
+      }
+    });
+  }
 
   it('rethrows a failed write and can settle quietly', async () => {
     const w = new ChunkWriter({ write: () => Promise.reject(new Error('disk full')) }, 128);
     await w.write(new Uint8Array(200));
     await expect(w.write(new Uint8Array(200))).rejects.toThrow('disk full');
     await w.settle();
+  });
+
+  it('with several writes in flight, rethrows the first failure and settles the rest', async () => {
+    let n = 0;
+    const settled: number[] = [];
+    const sink: ByteSink = {
+      concurrency: 3,
+      write: async () => {
+        const k = n++;
+        await new Promise((r) => setTimeout(r, 3 - k));
+        settled.push(k);
+        if (k >= 1) throw new Error(`write ${k} failed`);
+      },
+    };
+    const w = new ChunkWriter(sink, 128, Array.from({ length: 4 }, () => new Uint8Array(128)));
+    // Three chunks go out at once; the failure rethrown is the first in order (write 1), though
+    // later ones finish first.
+    await expect(w.write(new Uint8Array(128 * 6))).rejects.toThrow('write 1 failed');
+    await w.settle();
+    // Every write handed over has finished: nothing is left running against the target.
+    expect(n).toBeGreaterThanOrEqual(3);
+    expect(settled.sort()).toEqual(Array.from({ length: n }, (_, k) => k));
+  });
+
+  it('refuses fewer than two buffers or misaligned ones', () => {
+    expect(() => new ChunkWriter({ write: async () => undefined }, 128, [new Uint8Array(128)])).toThrow(RangeError);
+    expect(() => new ChunkWriter({ write: async () => undefined }, 128, [new Uint8Array(128), new Uint8Array(256).subarray(8, 136)])).toThrow(RangeError);
   });
 });
 
