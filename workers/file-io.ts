@@ -38,6 +38,8 @@ export function blobSource(blob: Blob, readSlice: SliceReader = (slice) => slice
   };
   return {
     byteLength: blob.size,
+    // Two slices read at once: 1 GB in 6 MiB slices took 1.5 s one at a time, 0.9 s two at a time (Chromium).
+    concurrency: 2,
     read: readBytes,
     async readInto(offset, target) {
       target.set(await readBytes(offset, target.byteLength));
@@ -57,17 +59,22 @@ export interface SyncHandleLike {
 
 /**
  * A sink the worker flushes before closing its target. The core's `convert` already writes in
- * large chunks (2 MiB), one in flight while the next is encoded, and awaits each write before it
- * reuses the chunk, so the sinks hand the chunks straight over: no second buffer, no copy.
+ * large chunks (4 MiB), one or two in flight while the next is encoded, and awaits each write
+ * before it reuses the chunk, so the sinks hand the chunks straight over: no second buffer, no copy.
  */
 export interface FlushableSink extends ByteSink {
   /** Resolves once everything written has reached the target. */
   flush(): Promise<void>;
 }
 
-/** A sink writing through a File System Access writable (the file the user picked). */
+/**
+ * A sink writing through a File System Access writable (the file the user picked). Two writes in
+ * flight (the writable queues them in order, and the converter leaves a chunk alone until its
+ * own write has resolved): Chromium took 3.7 s per GB with writes queued, 4.2–4.5 s one at a time.
+ */
 export function writableSink(writable: WritableLike): FlushableSink {
   return {
+    concurrency: 2,
     write: (chunk) => writable.write(chunk as Uint8Array<ArrayBuffer>),
     flush: () => Promise.resolve(),
   };

@@ -73,10 +73,12 @@ export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: B
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   // The reused buffers live in the SIMD kernels' memory when it is free: no copies in or out.
   const chunkCount = options.chunks ?? DEFAULT_CHUNKS;
-  const arena = acquireSimdArena(ReadAhead.slabBytes(windowBytes), chunkBytes, chunkCount);
+  // A slab for the window in use and one per window read ahead (as many as the source serves at once).
+  const ahead = ReadAhead.aheadFor(adapter);
+  const arena = acquireSimdArena(ReadAhead.slabBytes(windowBytes), chunkBytes, chunkCount, ahead + 1);
   // A tensor used element by element (no permutation; at most PEFT's scaling) may stream through in pieces.
   const streamable = plan.tensors.flatMap((t) => t.parts.map((part) => HOST_LITTLE_ENDIAN && scaleOnly(part.ops) !== undefined));
-  const reader = new ReadAhead(adapter, locations, { windowBytes, slabs: arena?.slabs, streamable });
+  const reader = new ReadAhead(adapter, locations, { windowBytes, slabs: arena?.slabs, streamable, ahead });
   const writer = new ChunkWriter(sink, chunkBytes, arena?.chunks ?? Array.from({ length: chunkCount }, () => new Uint8Array(new ArrayBuffer(chunkBytes))));
   const nonFinite: NonFiniteTensor[] = [];
   const scratch = new Scratch();

@@ -15,6 +15,11 @@ export interface ByteSource {
    * (a Node file) implement it; the others are read with `read`.
    */
   readInto?(offset: number, target: Uint8Array): Promise<void>;
+  /**
+   * Optional: how many reads it serves well at once (default 1). The converter then reads that
+   * many windows ahead (a browser Blob: two; a Node file gains nothing from more than one).
+   */
+  readonly concurrency?: number;
 }
 
 /** Append-only bytes. `write` resolves once the sink has taken the chunk (back-pressure). */

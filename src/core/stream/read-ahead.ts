@@ -19,8 +19,16 @@ export interface ReadAheadOptions {
    * within the two windows whatever the tensor's size.
    */
   streamable?: readonly boolean[];
-  /** Two buffers to reuse for sources with readInto (e.g. in the SIMD kernels' memory); made if absent. */
-  slabs?: [Uint8Array, Uint8Array];
+  /**
+   * Buffers to reuse for sources with readInto (e.g. in the SIMD kernels' memory), one per window
+   * in use or being read (`ahead` + 1); those missing are made when first needed.
+   */
+  slabs?: readonly Uint8Array[];
+  /**
+   * Windows read ahead of the one in use (default: the source's `concurrency`, else 1). A browser
+   * Blob reads 1 GB in 6 MiB slices in 1.5 s one at a time and in 0.9 s two at a time.
+   */
+  ahead?: number;
 }
 
 /**
@@ -104,13 +112,16 @@ export class ReadAhead {
   private readonly loading = new Map<number, Promise<Window>>();
   /** Pieces of a streamed tensor being read. */
   private readonly streaming = new Set<Promise<Uint8Array>>();
-  /** Two reusable buffers for sources with readInto; window k uses slab k % 2. */
-  private readonly slabs: (Uint8Array | undefined)[] = [undefined, undefined];
+  /** Windows read ahead of the one in use. */
+  private readonly ahead: number;
+  /** Reusable buffers for sources with readInto; window k uses slab k % (ahead + 1). */
+  private readonly slabs: (Uint8Array | undefined)[];
   /**
-   * Two more for a tensor larger than a window that cannot stream (it is permuted or transposed
-   * whole): grown to the largest such tensor once, then reused, instead of a new buffer per tensor.
+   * As many more for a tensor larger than a window that cannot stream (it is permuted or
+   * transposed whole): grown to the largest such tensor once, then reused, instead of a new
+   * buffer per tensor.
    */
-  private readonly oversized: (Uint8Array | undefined)[] = [undefined, undefined];
+  private readonly oversized: (Uint8Array | undefined)[];
 
   constructor(
     private readonly source: ByteSource,
@@ -119,7 +130,14 @@ export class ReadAhead {
   ) {
     this.windowBytes = options.windowBytes ?? DEFAULT_WINDOW_BYTES;
     this.windows = planWindows(locs, this.windowBytes, options.gapBytes ?? DEFAULT_GAP_BYTES, options.streamable);
-    if (options.slabs) [this.slabs[0], this.slabs[1]] = options.slabs;
+    this.ahead = options.ahead ?? ReadAhead.aheadFor(source);
+    this.slabs = Array.from({ length: this.ahead + 1 }, (_, i) => options.slabs?.[i]);
+    this.oversized = Array.from({ length: this.ahead + 1 }, () => undefined);
+  }
+
+  /** Windows to read ahead for a source: as many as it serves at once, 1 to 3. */
+  static aheadFor(source: ByteSource): number {
+    return Math.max(1, Math.min(3, Math.floor(source.concurrency ?? 1)));
   }
 
   /** Bytes of a slab: a window plus the slack its runs' alignment may take. */
@@ -167,7 +185,7 @@ export class ReadAhead {
     const readInto = this.source.readInto?.bind(this.source);
     let halves: Uint8Array[] | undefined;
     if (readInto) {
-      const slab = (this.slabs[k % 2] ??= new Uint8Array(this.windowBytes + SLAB_SLACK));
+      const slab = (this.slabs[k % this.slabs.length] ??= new Uint8Array(this.windowBytes + SLAB_SLACK));
       // Each half starts at the file offset's alignment, as the pieces do (their size is a multiple of 128).
       const shift = loc.begin % PLACEMENT_ALIGN;
       const second = Math.ceil((shift + piece) / PLACEMENT_ALIGN) * PLACEMENT_ALIGN + shift;
@@ -211,11 +229,11 @@ export class ReadAhead {
   }
 
   /**
-   * Start reading window k + 1 while window k is used (after k's own first read, so reads go out
-   * in order): its slab is the one window k - 1 used, which is fully consumed by now.
+   * Start reading windows k + 1 … k + ahead while window k is used (after k's own first read, so
+   * reads go out in order): their slabs are those windows before k used, fully consumed by now.
    */
   private readAheadOf(k: number): void {
-    if (k + 1 < this.windows.length) this.load(k + 1).catch(() => undefined);
+    for (let j = k + 1; j <= k + this.ahead && j < this.windows.length; j++) this.load(j).catch(() => undefined);
   }
 
   private load(k: number): Promise<Window> {
@@ -236,8 +254,9 @@ export class ReadAhead {
     const need = window.runs.reduce((a, r) => a + (r.end - r.begin) + 2 * PLACEMENT_ALIGN, 0);
     if (readInto) {
       const pool = need <= this.windowBytes + SLAB_SLACK ? this.slabs : this.oversized;
-      let slab = pool[k % 2];
-      if (!slab || slab.byteLength < need) slab = pool[k % 2] = new Uint8Array(Math.max(need, this.windowBytes + SLAB_SLACK));
+      const index = k % pool.length;
+      let slab = pool[index];
+      if (!slab || slab.byteLength < need) slab = pool[index] = new Uint8Array(Math.max(need, this.windowBytes + SLAB_SLACK));
       let at = 0;
       for (const run of window.runs) {
         // Same alignment as in the file, so element views need no copy when the file's are aligned.

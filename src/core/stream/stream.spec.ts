@@ -96,6 +96,38 @@ describe('ReadAhead', () => {
     }
   }
 
+  for (const ahead of [1, 2, 3]) {
+    it(`reads ${ahead} window${ahead > 1 ? 's' : ''} ahead, reads finishing out of order, each tensor's bytes valid until the next read`, async () => {
+      const big = randomBytes(1 << 16, 5);
+      const many = Array.from({ length: 40 }, (_, i) => loc(i * 1500 + (i % 3), 600 + (i % 5) * 10));
+      let inFlight = 0;
+      let maxInFlight = 0;
+      let delay = 3;
+      const slow: ByteSource = {
+        byteLength: big.byteLength,
+        concurrency: ahead,
+        read: (o, l) => bytesSource(big).read(o, l),
+        async readInto(offset, target) {
+          maxInFlight = Math.max(maxInFlight, ++inFlight);
+          delay = (delay * 7 + 1) % 5;
+          await new Promise((r) => setTimeout(r, delay));
+          target.set(big.subarray(offset, offset + target.byteLength));
+          inFlight--;
+        },
+      };
+      const reader = new ReadAhead(slow, many, { windowBytes: 2000, gapBytes: 0 });
+      for (const l of many) {
+        const got = await reader.read();
+        // Let the reads ahead land meanwhile: they must not touch the buffer handed out.
+        await new Promise((r) => setTimeout(r, 6));
+        expect([...got]).toEqual([...big.subarray(l.begin, l.end)]);
+      }
+      await reader.settle();
+      // The window asked for, while it is still being read, and those ahead of it.
+      expect(maxInFlight).toBe(ahead + 1);
+    });
+  }
+
   it('keeps a file-aligned tensor aligned in its reused buffer', async () => {
     const source = countingSource(bytes, true);
     const reader = new ReadAhead(source, [loc(3, 10), loc(100, 10, 'F32'), loc(1001, 4)], { gapBytes: 0 });

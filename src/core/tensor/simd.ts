@@ -216,24 +216,24 @@ export function countNonFiniteSimd(dtype: SourceDtype, src: Uint16Array | Uint32
 
 /**
  * The converter's reused buffers, placed in the module's memory so the kernels read and write
- * them in place: two read slabs and `chunkCount` output chunks. One conversion holds the arena at a
+ * them in place: `slabCount` read slabs and `chunkCount` output chunks. One conversion holds the arena at a
  * time; another one running meanwhile gets null and uses ordinary buffers (and the copying path).
  */
 export interface SimdArena {
-  slabs: [Uint8Array, Uint8Array];
+  slabs: Uint8Array[];
   chunks: Uint8Array<ArrayBuffer>[];
   release(): void;
 }
 
 let arenaHeld = false;
 
-export function acquireSimdArena(slabBytes: number, chunkBytes: number, chunkCount = 2): SimdArena | null {
+export function acquireSimdArena(slabBytes: number, chunkBytes: number, chunkCount = 2, slabCount = 2): SimdArena | null {
   const e = enabled ? load() : null;
   if (!e || arenaHeld) return null;
   const size = e.memory.buffer.byteLength;
   // 64-byte boundaries: every view is aligned for any element type.
   const round = (n: number) => Math.ceil(n / 64) * 64;
-  if (ARENA + 2 * round(slabBytes) + chunkCount * round(chunkBytes) > size) return null;
+  if (ARENA + slabCount * round(slabBytes) + chunkCount * round(chunkBytes) > size) return null;
   arenaHeld = true;
   const buffer = e.memory.buffer;
   let at = ARENA;
@@ -244,7 +244,7 @@ export function acquireSimdArena(slabBytes: number, chunkBytes: number, chunkCou
   };
   let released = false;
   return {
-    slabs: [take(slabBytes), take(slabBytes)],
+    slabs: Array.from({ length: slabCount }, () => take(slabBytes)),
     chunks: Array.from({ length: chunkCount }, () => take(chunkBytes)),
     release() {
       if (!released) arenaHeld = false;
