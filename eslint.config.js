@@ -21,6 +21,11 @@ export default tseslint.config(
     languageOptions: { globals: globals.serviceworker },
   },
   {
+    // The benchmark's browser I/O floor (plain JavaScript, served to a dedicated worker as is).
+    files: ['bench/floor-worker.js'],
+    languageOptions: { globals: globals.worker },
+  },
+  {
     // Node scripts in plain JavaScript (the bin, the CLI bundler).
     files: ['bin/**/*.mjs', 'scripts/**/*.mjs', 'bench/**/*.mjs'],
     languageOptions: { globals: globals.node },

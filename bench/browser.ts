@@ -7,9 +7,11 @@
  * lives in its page's renderer process) is that run's own; it is read from /proc (VmHWM).
  */
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
 import { CHROMIUM, CHROMIUM_ARGS, FAKE_PICKER, NO_PICKER } from '../e2e/harness';
@@ -58,7 +60,14 @@ function rendererPeakRss(profile: string): number {
  */
 export type SavePath = 'picker' | 'storage';
 
-export async function browserConvert(app: AppServer, adapterDir: string, outtype: string, savePath: SavePath = 'picker'): Promise<BrowserRun> {
+export async function browserConvert(
+  app: AppServer,
+  adapterDir: string,
+  outtype: string,
+  savePath: SavePath = 'picker',
+  /** Run (untimed) just before Convert is clicked: the benchmark readies the machine there. */
+  beforeConvert?: () => void,
+): Promise<BrowserRun> {
   const profile = mkdtempSync(join(tmpdir(), 'l2g-bench-profile-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -79,6 +88,7 @@ export async function browserConvert(app: AppServer, adapterDir: string, outtype
       (suffix) => document.querySelector('[data-testid="output-file-name"]')?.textContent?.includes(suffix),
       `-${outtype.toUpperCase()}-LoRA.gguf`,
     );
+    beforeConvert?.();
     const t0 = performance.now();
     await page.getByTestId('convert').click();
     await page.getByTestId('result').waitFor({ timeout: 600_000 });
@@ -112,5 +122,64 @@ export function chromiumVersion(): string {
     return execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8' }).trim();
   } catch {
     return 'unknown';
+  }
+}
+
+export interface BrowserFloor {
+  /** The adapter file read as the converter reads it (6 MiB Blob slices, two at a time). */
+  readSeconds: number;
+  /** The output's bytes written through an OPFS sync access handle, flushed and closed. */
+  storageWriteSeconds: number;
+  /** The output's bytes written through a FileSystemWritableFileStream (two writes queued), closed. */
+  pickerWriteSeconds: number;
+}
+
+const FLOOR_WORKER = join(dirname(fileURLToPath(import.meta.url)), 'floor-worker.js');
+
+/**
+ * The browser's own I/O floor on this file, in the same Chromium (bench/floor-worker.js): how
+ * long reading the input and writing the output take with no conversion at all. A converter in
+ * this browser cannot beat the larger of the read and the write. `beforeEach` runs (untimed)
+ * before each step.
+ */
+export async function browserFloor(file: string, outputBytes: number, beforeEach?: () => void): Promise<BrowserFloor> {
+  const server = createServer((req, res) => {
+    if (req.url === '/floor-worker.js') {
+      res.setHeader('content-type', 'text/javascript');
+      res.end(readFileSync(FLOOR_WORKER));
+    } else {
+      res.setHeader('content-type', 'text/html');
+      res.end('<!doctype html><title>floor</title><input type="file" id="file">');
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const profile = mkdtempSync(join(tmpdir(), 'l2g-bench-floor-'));
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  try {
+    const page = await context.newPage();
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.locator('#file').setInputFiles(file);
+    const step = async (name: string): Promise<number> => {
+      beforeEach?.();
+      return page.evaluate(
+        ([stepName, bytes]) =>
+          new Promise<number>((resolve, reject) => {
+            const worker = new Worker('/floor-worker.js');
+            worker.onmessage = (e) => {
+              worker.terminate();
+              resolve((e.data as { seconds: number }).seconds);
+            };
+            worker.onerror = (e) => reject(new Error(e.message));
+            worker.postMessage({ file: (document.getElementById('file') as HTMLInputElement).files![0], outputBytes: bytes, step: stepName });
+          }),
+        [name, outputBytes] as const,
+      );
+    };
+    return { readSeconds: await step('read'), storageWriteSeconds: await step('storage'), pickerWriteSeconds: await step('picker') };
+  } finally {
+    await context.close().catch(() => undefined);
+    rmSync(profile, { recursive: true, force: true });
+    server.close();
   }
 }
