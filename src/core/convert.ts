@@ -7,7 +7,7 @@ import { DEFAULT_WINDOW_BYTES, ReadAhead } from './stream/read-ahead';
 import { encodeTensor, type GgmlTypeName } from './tensor/encode';
 import { elementView, encodeElements, OUTPUT_UNIT, type ElementArray } from './tensor/kernels';
 import { acquireSimdArena, type KernelStats } from './tensor/simd';
-import { applyOps, isMovementOp, moveElements, type ElementAlloc, type MatrixOp, type MovementOp } from './tensor/ops';
+import { applyOps, isMovementOp, moveElements, rowGatherOf, type ElementAlloc, type MatrixOp, type MovementOp, type RowGather } from './tensor/ops';
 import { HOST_LITTLE_ENDIAN, readTensorF32, widenToF32Bits, type F32Tensor, type SourceDtype, type TensorLocation } from './tensor/read';
 
 export type ProgressEvent =
@@ -76,8 +76,17 @@ export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: B
   // A slab for the window in use and one per window read ahead (as many as the source serves at once).
   const ahead = ReadAhead.aheadFor(adapter);
   const arena = acquireSimdArena(ReadAhead.slabBytes(windowBytes), chunkBytes, chunkCount, ahead + 1);
-  // A tensor used element by element (no permutation; at most PEFT's scaling) may stream through in pieces.
-  const streamable = plan.tensors.flatMap((t) => t.parts.map((part) => HOST_LITTLE_ENDIAN && scaleOnly(part.ops) !== undefined));
+  // A tensor used element by element (no permutation; at most PEFT's scaling) may stream through
+  // in pieces; one whose rows are permuted within blocks (q/k), in pieces of whole blocks.
+  const streamable = plan.tensors.flatMap((t) =>
+    t.parts.map((part) => {
+      if (!HOST_LITTLE_ENDIAN) return false;
+      if (scaleOnly(part.ops) !== undefined) return true;
+      const loc = plan.sources[part.source]!;
+      const gather = gatherFor(part.ops, loc, t.type);
+      return gather ? gather.blockRows * loc.shape[1]! * (loc.dtype === 'F32' ? 4 : 2) : false;
+    }),
+  );
   const reader = new ReadAhead(adapter, locations, { windowBytes, slabs: arena?.slabs, streamable, ahead });
   const writer = new ChunkWriter(sink, chunkBytes, arena?.chunks ?? Array.from({ length: chunkCount }, () => new Uint8Array(new ArrayBuffer(chunkBytes))));
   const nonFinite: NonFiniteTensor[] = [];
@@ -93,11 +102,13 @@ export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: B
       for (const part of t.parts) {
         const loc = plan.sources[part.source]!;
         if (reader.nextIsStreamed()) {
-          const factor = scaleOnly(part.ops)!;
+          const factor = scaleOnly(part.ops);
+          const gather = factor === undefined ? gatherFor(part.ops, loc, t.type)! : undefined;
           for await (const piece of reader.pieces()) {
             const data = elementView(piece, loc.dtype);
-            if (factor === 1) await encodeInto(data, loc.dtype, t.type, writer, stats);
-            else await encodeScaled(data, loc.dtype, factor, t.type, writer, stats, scratch);
+            if (gather) await encodeGathered(data, loc.shape[1]!, gather, loc.dtype, t.type, writer, stats);
+            else if (factor === 1) await encodeInto(data, loc.dtype, t.type, writer, stats);
+            else await encodeScaled(data, loc.dtype, factor!, t.type, writer, stats, scratch);
           }
         } else {
           await encodePart(await reader.read(), loc, part.ops, t.type, writer, stats, scratch);
@@ -172,6 +183,9 @@ async function encodePart(
     return;
   }
   let data: ElementArray = elementView(bytes, loc.dtype);
+  // (A tensor whose rows are permuted within blocks is encoded row by row only when it streams
+  // through in pieces: whole, a move into a reused buffer and one kernel call per chunk measured
+  // faster than a kernel call per row.)
   let shape: readonly number[] = loc.shape;
   // Moves ping-pong between two reused buffers: no allocation per permuted tensor.
   movement.forEach((op, k) => ({ shape, data } = moveElements(data, shape, op as MovementOp, scratch.slot(k % 2))));
@@ -189,6 +203,42 @@ async function encodeInto(data: ElementArray, dtype: SourceDtype, type: GgmlType
     const count = Math.min(n - i, Math.floor(writer.room / unit.bytes) * unit.elements);
     writer.advance(encodeElements(dtype, data, i, count, type, writer.chunk, writer.at, stats));
     i += count;
+  }
+}
+
+/**
+ * The row gather for a part whose only op is a row permutation within blocks (no scaling), when
+ * its rows can be encoded one by one: whole Q8_0 blocks per row (a multiple of 32 columns).
+ */
+function gatherFor(ops: readonly MatrixOp[], loc: TensorLocation, type: GgmlTypeName): RowGather | undefined {
+  if (ops.length !== 1 || loc.shape.length !== 2) return undefined;
+  if (type === 'Q8_0' && loc.shape[1]! % 32 !== 0) return undefined;
+  return rowGatherOf(ops[0]!, loc.shape);
+}
+
+/**
+ * Encode whole blocks of rows, each block's rows in the gather's order, straight from `data`
+ * into the writer's chunks: a row that fits in the chunk is one kernel call, with no await.
+ */
+async function encodeGathered(
+  data: ElementArray,
+  cols: number,
+  gather: RowGather,
+  dtype: SourceDtype,
+  type: GgmlTypeName,
+  writer: ChunkWriter,
+  stats: KernelStats,
+): Promise<void> {
+  const unit = OUTPUT_UNIT[type];
+  const rowBytes = (cols / unit.elements) * unit.bytes;
+  const blockElements = gather.blockRows * cols;
+  if (data.length % blockElements !== 0) throw new Error('internal: a gathered piece is not whole blocks of rows');
+  for (let base = 0; base < data.length; base += blockElements) {
+    for (let o = 0; o < gather.blockRows; o++) {
+      const from = base + gather.order[o]! * cols;
+      if (writer.room >= rowBytes) writer.advance(encodeElements(dtype, data, from, cols, type, writer.chunk, writer.at, stats));
+      else await encodeInto(data.subarray(from, from + cols), dtype, type, writer, stats);
+    }
   }
 }
 

@@ -80,6 +80,9 @@ describe('the fast converter writes the same bytes as the plain path', () => {
         [withReadInto(input.adapter), {}],
         [bytesSource(input.adapter), { readWindowBytes: 1, chunkBytes: 128 }],
         [withReadInto(input.adapter), { readWindowBytes: 300, chunkBytes: 160 }],
+        // Windows that let a q/k lora_b of four or more heads stream through in whole heads.
+        [withReadInto(input.adapter), { readWindowBytes: 512, chunkBytes: 160 }],
+        [bytesSource(input.adapter), { readWindowBytes: 768, chunkBytes: 4096 }],
       ] as const) {
         const sink = new MemorySink();
         // Some cases hold NaNs on purpose (rounding edge cases): write them, as the plain path does.
@@ -91,6 +94,35 @@ describe('the fast converter writes the same bytes as the plain path', () => {
       converted++;
     }
     expect(converted).toBe(OUTTYPES.length);
+  });
+});
+
+describe('rows permuted within heads (q/k lora_b) are encoded from where they were read', () => {
+  const c = referenceCases().find((x) => x.name === 'llama_readme_rich')!;
+  const input = caseInput(c);
+
+  it.each(OUTTYPES)('%s: a q lora_b larger than a window streams through in whole heads, byte-identical to the plain path', async (outtype) => {
+    const plan = await inspect({ adapterConfig: input.adapterConfig, baseConfig: input.baseConfig, adapter: bytesSource(input.adapter) }, { outtype });
+    const q = plan.tensors.flatMap((t) => t.parts).find((p) => p.ops.length === 1 && p.ops[0]!.op === 'rowAxes')!;
+    const loc = plan.sources[q.source]!;
+    // 64 rows of 8 (4 heads of 16 rows): 1024 bytes of BF16, a head 256 bytes.
+    expect(loc.shape).toEqual([64, 8]);
+    expect(loc.dtype).toBe('BF16');
+    const reads: [number, number][] = [];
+    const inner = withReadInto(input.adapter);
+    const recording: ByteSource = {
+      byteLength: inner.byteLength,
+      read: (o, l) => inner.read(o, l),
+      readInto: (o, t) => {
+        reads.push([o, t.byteLength]);
+        return inner.readInto!(o, t);
+      },
+    };
+    const sink = new MemorySink();
+    await convert(plan, recording, sink, { readWindowBytes: 512, chunkBytes: 160 });
+    expect(Buffer.compare(sink.bytes(), await plainConvert(plan, bytesSource(input.adapter)))).toBe(0);
+    // Read in pieces of whole heads (half a window: one head of 256 bytes), not whole.
+    expect(reads.filter(([o]) => o >= loc.begin && o < loc.end)).toEqual([0, 1, 2, 3].map((k) => [loc.begin + 256 * k, 256]));
   });
 });
 

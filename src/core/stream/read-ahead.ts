@@ -15,10 +15,12 @@ export interface ReadAheadOptions {
   gapBytes?: number;
   /**
    * Per location: may it be delivered in pieces (`pieces()`) when it is larger than a window?
-   * True for tensors that are encoded element by element, with no permutation; memory then stays
-   * within the two windows whatever the tensor's size.
+   * True for tensors that are encoded element by element, with no permutation (pieces are
+   * multiples of 128 bytes); a number of bytes for tensors whose pieces must be multiples of it
+   * (a row permutation within blocks of rows: whole blocks). Memory then stays within the
+   * windows whatever the tensor's size.
    */
-  streamable?: readonly boolean[];
+  streamable?: readonly (boolean | number)[];
   /**
    * Buffers to reuse for sources with readInto (e.g. in the SIMD kernels' memory), one per window
    * in use or being read (`ahead` + 1); those missing are made when first needed.
@@ -56,8 +58,23 @@ interface Window {
   runs: Run[];
   /** Where each run's bytes landed. */
   buffers?: Uint8Array[];
-  /** One tensor larger than a window, read in pieces (see `pieces`). */
+  /** One tensor larger than a window, read in pieces (see `pieces`) of a multiple of `unit` bytes. */
   streamed?: boolean;
+  unit?: number;
+}
+
+/** Bytes a streamed location's pieces are multiples of (0: it does not stream). */
+function pieceUnit(streamable: boolean | number | undefined): number {
+  if (streamable === true) return PIECE_ALIGN;
+  if (typeof streamable === 'number' && streamable > 0) return lcm(streamable, PIECE_ALIGN);
+  return 0;
+}
+
+function lcm(a: number, b: number): number {
+  let x = a;
+  let y = b;
+  while (y) [x, y] = [y, x % y];
+  return (a / x) * b;
 }
 
 /**
@@ -65,7 +82,12 @@ interface Window {
  * location marked streamable (contiguous, used element by element) that is larger than a window
  * is a window of its own, read in pieces.
  */
-export function planWindows(locs: readonly TensorLocation[], windowBytes: number, gapBytes: number, streamable: readonly boolean[] = []): Window[] {
+export function planWindows(locs: readonly TensorLocation[], windowBytes: number, gapBytes: number, streamable: readonly (boolean | number)[] = []): Window[] {
+  // Streams only if a piece (half a window) holds at least one unit.
+  const streams = (i: number) => {
+    const unit = pieceUnit(streamable[i]);
+    return unit > 0 && unit <= windowBytes / 2;
+  };
   const windows: Window[] = [];
   let i = 0;
   while (i < locs.length) {
@@ -77,14 +99,14 @@ export function planWindows(locs: readonly TensorLocation[], windowBytes: number
       i++;
       continue;
     }
-    if (streamable[i] && !locs[i]!.strides && locs[i]!.end - locs[i]!.begin > windowBytes && windowBytes >= 2 * PIECE_ALIGN) {
-      windows.push({ first, last: i + 1, runs: [], streamed: true });
+    if (streams(i) && !locs[i]!.strides && locs[i]!.end - locs[i]!.begin > windowBytes) {
+      windows.push({ first, last: i + 1, runs: [], streamed: true, unit: pieceUnit(streamable[i]) });
       i++;
       continue;
     }
     while (i < locs.length && locs[i]!.deflated === undefined) {
       const size = locs[i]!.end - locs[i]!.begin;
-      if (i > first && (bytes + size > windowBytes || (streamable[i] && size > windowBytes))) break;
+      if (i > first && (bytes + size > windowBytes || (streams(i) && size > windowBytes))) break;
       bytes += size;
       i++;
     }
@@ -172,7 +194,8 @@ export class ReadAhead {
   }
 
   /**
-   * The next location's bytes in consecutive pieces (multiples of 128 bytes, the last excepted),
+   * The next location's bytes in consecutive pieces (multiples of its unit — 128 bytes, or whole
+   * row blocks — the last excepted),
    * each valid until the next one is asked for. Two half-slabs take turns: the next piece is read
    * while this one is used, and the next window is read ahead meanwhile as usual.
    */
@@ -181,7 +204,8 @@ export class ReadAhead {
     if (!this.windows[k]!.streamed) throw new Error('internal: pieces() of a tensor that is not streamed');
     this.next++;
     const total = loc.end - loc.begin;
-    const piece = Math.floor(this.windowBytes / 2 / PIECE_ALIGN) * PIECE_ALIGN;
+    const unit = this.windows[k]!.unit ?? PIECE_ALIGN;
+    const piece = Math.floor(this.windowBytes / 2 / unit) * unit;
     const readInto = this.source.readInto?.bind(this.source);
     let halves: Uint8Array[] | undefined;
     if (readInto) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bytesSource, type ByteSink, type ByteSource } from '../io';
-import { moveElements, applyOp, type MovementOp } from '../tensor/ops';
+import { moveElements, applyOp, rowGatherOf, type MovementOp } from '../tensor/ops';
 import { readTensorBytes, type TensorLocation } from '../tensor/read';
 import { ChunkWriter } from './chunk-writer';
 import { planWindows, ReadAhead } from './read-ahead';
@@ -342,4 +342,34 @@ describe('moveElements', () => {
       expect(narrow.data).toBeInstanceOf(Uint16Array);
     });
   }
+});
+
+describe('rowGatherOf', () => {
+  /** The rows in the gather's order, as one flat list of row indices. */
+  function gathered(rows: number, g: { blockRows: number; order: Int32Array }): number[] {
+    const out: number[] = [];
+    for (let base = 0; base < rows; base += g.blockRows) for (const o of g.order) out.push(base + o);
+    return out;
+  }
+
+  for (const op of [
+    { op: 'rowAxes', dims: [2, 2, -1], perm: [0, 2, 1] },
+    { op: 'rowAxes', dims: [8, 2, -1], perm: [0, 2, 1] },
+    { op: 'rowAxes', dims: [3, 2, 2, -1], perm: [0, 3, 1, 2] },
+    { op: 'rowAxes', dims: [4, -1], perm: [0, 1] },
+  ] as MovementOp[]) {
+    it(`puts rows where moveElements does: ${JSON.stringify(op)}`, () => {
+      const rows = 48;
+      const ids = Uint32Array.from({ length: rows }, (_, i) => i);
+      const moved = moveElements(ids, [rows, 1], op);
+      const g = rowGatherOf(op, [rows, 1])!;
+      expect(gathered(rows, g)).toEqual([...moved.data]);
+    });
+  }
+
+  it('is undefined where rows leave their block, or for other ops', () => {
+    expect(rowGatherOf({ op: 'rowAxes', dims: [4, 3, -1], perm: [1, 0, 2] }, [48, 2])).toBeUndefined();
+    expect(rowGatherOf({ op: 'transpose' }, [48, 2])).toBeUndefined();
+    expect(rowGatherOf({ op: 'rowAxes', dims: [5, -1], perm: [0, 1] }, [48, 2])).toBeUndefined();
+  });
 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeTensor, type GgmlTypeName } from './encode';
 import { elementView, encodeElements, OUTPUT_UNIT, type ElementArray } from './kernels';
 import { widenToF32Bits, type SourceDtype } from './read';
-import { setSimdEnabled, simdAvailable } from './simd';
+import { acquireSimdArena, setSimdEnabled, simdAvailable } from './simd';
 
 const TYPES: GgmlTypeName[] = ['F32', 'F16', 'BF16', 'Q8_0'];
 const DTYPES: SourceDtype[] = ['F32', 'F16', 'BF16'];
@@ -213,6 +213,42 @@ describe.each([
         const src = sourceOf(dtype, n, 12345);
         expect(firstDifference(fast(dtype, src, type, 32, 3), plain(dtype, src, type)), `${dtype} → ${type}`).toBe(-1);
       }
+    }
+  });
+});
+
+describe('SIMD kernels on buffers in their own memory (the converter\'s arena)', () => {
+  it('are bit-identical for every count, tails of 1 to 7 values included, and count the non-finite values there', () => {
+    const arena = acquireSimdArena(1 << 16, 1 << 16, 2, 2)!;
+    expect(arena).not.toBeNull();
+    try {
+      for (const dtype of ['BF16', 'F32'] as const) {
+        const all = sourceOf(dtype, 4096, 99);
+        for (const type of ['F16', 'BF16', 'F32'] as const) {
+          if (dtype === 'F32' && type === 'F32') continue;
+          for (const count of [1, 3, 7, 8, 9, 15, 16, 17, 195, 781]) {
+            for (const from of [0, 5]) {
+              const slab = arena.slabs[0]!;
+              const src = dtype === 'F32' ? new Uint32Array(slab.buffer, slab.byteOffset, 4096) : new Uint16Array(slab.buffer, slab.byteOffset, 4096);
+              src.set(all);
+              const out = arena.chunks[0]!;
+              out.fill(0xee);
+              const stats = { nonFinite: 0 };
+              const at = 32;
+              const n = encodeElements(dtype, src, from, count, type, out, at, stats);
+              const part = all.subarray(from, from + count);
+              const expected = plain(dtype, part, type);
+              expect(n, `${dtype} → ${type}, ${count} from ${from}`).toBe(expected.byteLength);
+              expect(firstDifference(out.subarray(at, at + n), expected), `${dtype} → ${type}, ${count} from ${from}`).toBe(-1);
+              // Nothing written past the values.
+              expect(out[at + n]).toBe(0xee);
+              expect(stats.nonFinite).toBe(nonFiniteIn(dtype, part));
+            }
+          }
+        }
+      }
+    } finally {
+      arena.release();
     }
   });
 });

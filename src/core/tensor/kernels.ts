@@ -177,7 +177,7 @@ export function encodeElements(
   at: number,
   stats: KernelStats = { nonFinite: 0 },
 ): number {
-  const viaSimd = encodeElementsSimd(dtype, src, from, count, type, out, at, (s, f, c, o, a) => encodeElementsJs(dtype, s, f, c, type, o, a, stats), stats);
+  const viaSimd = encodeElementsSimd(dtype, src, from, count, type, out, at, encodeElementsJs, stats);
   return viaSimd >= 0 ? viaSimd : encodeElementsJs(dtype, src, from, count, type, out, at, stats);
 }
 

@@ -161,6 +161,45 @@ export function moveElements<T extends ElementBits>(
   }
 }
 
+/**
+ * A row permutation that never moves a row out of its block of `blockRows` consecutive rows
+ * (a `rowAxes` whose first axis stays first, as the Llama q/k rotary permutation keeps each head's
+ * rows together): output row `b * blockRows + i` is input row `b * blockRows + order[i]`.
+ * Undefined for any other op. The converter encodes such a tensor row by row from where it was
+ * read, a block at a time, instead of moving it whole into a buffer first.
+ */
+export interface RowGather {
+  blockRows: number;
+  order: Int32Array;
+}
+
+export function rowGatherOf(op: MatrixOp, shape: readonly number[]): RowGather | undefined {
+  if (op.op !== 'rowAxes' || op.perm[0] !== 0 || shape.length !== 2) return undefined;
+  const rows = shape[0]!;
+  const known = op.dims.reduce((a, d) => (d === -1 ? a : a * d), 1);
+  const dims = op.dims.map((d) => (d === -1 ? rows / known : d));
+  if (dims.reduce((a, d) => a * d, 1) !== rows || !dims.every((d) => Number.isInteger(d) && d > 0)) return undefined;
+  // Within a block: the remaining axes, permuted as moveElements permutes them.
+  const sub = dims.slice(1);
+  const perm = op.perm.slice(1).map((p) => p - 1);
+  const blockRows = rows / dims[0]!;
+  const inStrides = sub.map((_, i) => sub.slice(i + 1).reduce((a, d) => a * d, 1));
+  const outDims = perm.map((p) => sub[p]!);
+  const order = new Int32Array(blockRows);
+  const idx = new Array<number>(outDims.length).fill(0);
+  for (let o = 0; o < blockRows; o++) {
+    let src = 0;
+    for (let k = 0; k < outDims.length; k++) src += idx[k]! * inStrides[perm[k]!]!;
+    order[o] = src;
+    for (let k = outDims.length - 1; k >= 0; k--) {
+      idx[k]! += 1;
+      if (idx[k]! < outDims[k]!) break;
+      idx[k] = 0;
+    }
+  }
+  return { blockRows, order };
+}
+
 export function applyOp(t: F32Tensor, op: MatrixOp): F32Tensor {
   if (isMovementOp(op)) {
     const moved = moveElements(t.bits, t.shape, op);

@@ -40,6 +40,8 @@ export const SIMD_PIECE_BYTES = 1 << 20;
 const ARENA = 2 << 20;
 
 let loaded: SimdExports | null | undefined;
+/** A view of the module's memory (fixed: never grown, so the view stays valid). */
+let memoryView: Uint8Array | undefined;
 let enabled = true;
 
 function decodeBase64(text: string): Uint8Array {
@@ -95,23 +97,28 @@ type Kernel = { name: ConvName | 'q8_0_f32' | 'q8_0_bf16'; inBytes: number; outB
 const conv = (name: ConvName, inBytes: number, outBytes: number): Kernel => ({ name, inBytes, outBytes, q8: false });
 const q8 = (name: 'q8_0_f32' | 'q8_0_bf16', inBytes: number): Kernel => ({ name, inBytes, outBytes: 34 / 32, q8: true });
 
-const KERNELS: Partial<Record<`${SourceDtype}>${GgmlTypeName}`, Kernel>> = {
-  'BF16>F16': conv('bf16_to_f16', 2, 2),
-  'F32>F16': conv('f32_to_f16', 4, 2),
-  'F32>BF16': conv('f32_to_bf16', 4, 2),
-  'BF16>BF16': conv('bf16_to_bf16', 2, 2),
-  'BF16>F32': conv('bf16_to_f32', 2, 4),
-  'F32>Q8_0': q8('q8_0_f32', 4),
-  'BF16>Q8_0': q8('q8_0_bf16', 2),
+const KERNELS: Partial<Record<SourceDtype, Partial<Record<GgmlTypeName, Kernel>>>> = {
+  BF16: { F16: conv('bf16_to_f16', 2, 2), BF16: conv('bf16_to_bf16', 2, 2), F32: conv('bf16_to_f32', 2, 4), Q8_0: q8('q8_0_bf16', 2) },
+  F32: { F16: conv('f32_to_f16', 4, 2), BF16: conv('f32_to_bf16', 4, 2), Q8_0: q8('q8_0_f32', 4) },
 };
 
 /** What the JavaScript kernels do for the few elements the SIMD ones leave (tails, NaN blocks). */
-export type FallbackKernel = (src: Uint16Array | Uint32Array, from: number, count: number, out: Uint8Array, at: number) => number;
+export type FallbackKernel = (
+  dtype: SourceDtype,
+  src: Uint16Array | Uint32Array,
+  from: number,
+  count: number,
+  type: GgmlTypeName,
+  out: Uint8Array,
+  at: number,
+  stats: KernelStats,
+) => number;
 
 /**
  * Encode with a SIMD kernel if there is one for this pair; returns the bytes written, or -1 when
  * the caller's JavaScript kernel must do it. `fallback` encodes the leftovers: the last elements
- * that do not fill a vector, and Q8_0 blocks holding a NaN.
+ * that do not fill a vector, and Q8_0 blocks holding a NaN. Called once per chunk, and once per
+ * row of a permuted tensor: no allocation on the in-place path (0.4 µs a call measured before).
  */
 export function encodeElementsSimd(
   dtype: SourceDtype,
@@ -124,31 +131,43 @@ export function encodeElementsSimd(
   fallback: FallbackKernel,
   stats: KernelStats,
 ): number {
-  const kernel = enabled ? KERNELS[`${dtype}>${type}`] : undefined;
+  const kernel = enabled ? KERNELS[dtype]?.[type] : undefined;
   const e = kernel ? load() : null;
   if (!kernel || !e) return -1;
-  const run = (s: number, d: number, n: number): number => e[kernel.name](s, d, n);
-  const mem = new Uint8Array(e.memory.buffer);
+  const memory = e.memory.buffer;
   // Buffers from the arena are in the module's memory already: the kernel works on them in place.
-  if (src.buffer === e.memory.buffer && out.buffer === e.memory.buffer && !kernel.q8) {
-    const n = count - (count % 8);
-    stats.nonFinite += run(src.byteOffset + from * kernel.inBytes, out.byteOffset + at, n);
-    const bytes = n * kernel.outBytes;
-    return n < count ? bytes + fallback(src, from + n, count - n, out, at + bytes) : bytes;
-  }
-  if (src.buffer === e.memory.buffer && out.buffer === e.memory.buffer) {
+  if (src.buffer === memory && out.buffer === memory) {
+    if (!kernel.q8) {
+      const n = count - (count % 8);
+      if (n > 0) stats.nonFinite += e[kernel.name](src.byteOffset + from * kernel.inBytes, out.byteOffset + at, n);
+      const bytes = n * kernel.outBytes;
+      const tail = count - n;
+      if (tail === 0) return bytes;
+      // The last few values (a row of a permuted tensor often ends with some): one vector padded
+      // with zeros in the scratch area, converted, and only the values' bytes copied out. The
+      // kernels work value by value, and zeros are finite, so this is exact.
+      const m = (memoryView ??= new Uint8Array(memory));
+      const begin = src.byteOffset + (from + n) * kernel.inBytes;
+      m.fill(0, IN, IN + 8 * kernel.inBytes);
+      m.copyWithin(IN, begin, begin + tail * kernel.inBytes);
+      stats.nonFinite += e[kernel.name](IN, OUT, 8);
+      m.copyWithin(out.byteOffset + at + bytes, OUT, OUT + tail * kernel.outBytes);
+      return bytes + tail * kernel.outBytes;
+    }
     const blocks = count / 32;
     let b = 0;
     const base = out.byteOffset + at;
     while (b < blocks) {
-      b += run(src.byteOffset + (from + b * 32) * kernel.inBytes, base + b * 34, blocks - b);
+      b += e[kernel.name](src.byteOffset + (from + b * 32) * kernel.inBytes, base + b * 34, blocks - b);
       if (b < blocks) {
-        fallback(src, from + b * 32, 32, out, at + b * 34);
+        fallback(dtype, src, from + b * 32, 32, type, out, at + b * 34, stats);
         b++;
       }
     }
     return blocks * 34;
   }
+  const run = (s: number, d: number, n: number): number => e[kernel.name](s, d, n);
+  const mem = new Uint8Array(memory);
   const srcBytes = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
   // Whole vectors (8 values) or whole Q8_0 blocks (32) per piece; the piece fits in 1 MiB both ways.
   const unit = kernel.q8 ? 32 : 8;
@@ -168,7 +187,7 @@ export function encodeElementsSimd(
         while (b < blocks) {
           b += run(IN + b * 32 * kernel.inBytes, OUT + b * 34, blocks - b);
           if (b < blocks) {
-            fallback(src, first + b * 32, 32, mem, OUT + b * 34);
+            fallback(dtype, src, first + b * 32, 32, type, mem, OUT + b * 34, stats);
             b++;
           }
         }
@@ -179,7 +198,7 @@ export function encodeElementsSimd(
       out.set(mem.subarray(OUT, OUT + bytes), pos);
       pos += bytes;
     }
-    if (vectorised < n) pos += fallback(src, from + done + vectorised, n - vectorised, out, pos);
+    if (vectorised < n) pos += fallback(dtype, src, from + done + vectorised, n - vectorised, type, out, pos, stats);
     done += n;
   }
   return pos - at;
