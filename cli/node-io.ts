@@ -158,6 +158,7 @@ export class AtomicFileSink implements ByteSink {
     return new AtomicFileSink(handle, path, tempPath);
   }
 
+  /** Bytes handed to the sink: written, or being written by a write still in flight. */
   get bytesWritten(): number {
     return this.position;
   }
