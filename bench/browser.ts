@@ -128,6 +128,11 @@ export function chromiumVersion(): string {
 export interface BrowserFloor {
   /** The adapter file read as the converter reads it (6 MiB Blob slices, two at a time). */
   readSeconds: number;
+  /**
+   * The renderer's peak resident memory after that read alone: Chromium's own, for a page that
+   * only reads the file (each slice is a new ArrayBuffer; the peak grows with the file's size).
+   */
+  readRendererPeakRssBytes: number;
   /** The output's bytes written through an OPFS sync access handle, flushed and closed. */
   storageWriteSeconds: number;
   /** The output's bytes written through a FileSystemWritableFileStream (two writes queued), closed. */
@@ -176,7 +181,9 @@ export async function browserFloor(file: string, outputBytes: number, beforeEach
         [name, outputBytes] as const,
       );
     };
-    return { readSeconds: await step('read'), storageWriteSeconds: await step('storage'), pickerWriteSeconds: await step('picker') };
+    const readSeconds = await step('read');
+    const readRendererPeakRssBytes = rendererPeakRss(profile);
+    return { readSeconds, readRendererPeakRssBytes, storageWriteSeconds: await step('storage'), pickerWriteSeconds: await step('picker') };
   } finally {
     await context.close().catch(() => undefined);
     rmSync(profile, { recursive: true, force: true });

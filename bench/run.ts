@@ -307,7 +307,9 @@ async function main(): Promise<void> {
         if (floors.length) {
           const o = browserOuttypes[0]!;
           const best = (pick: (f: BrowserFloor) => number): Timing => ({ seconds: Math.min(...floors.map(pick)) });
-          rows.push(row(a, label, 'browser floor: read only', best((f) => f.readSeconds), copy));
+          rows.push(
+            row(a, label, 'browser floor: read only', { ...best((f) => f.readSeconds), peakRssBytes: Math.min(...floors.map((f) => f.readRendererPeakRssBytes)) }, copy),
+          );
           rows.push(row(a, label, 'browser floor: write only (storage)', best((f) => f.storageWriteSeconds), copy, o));
           rows.push(row(a, label, 'browser floor: write only (save dialog)', best((f) => f.pickerWriteSeconds), copy, o));
         }

@@ -104,6 +104,32 @@ describe('worker sinks and sources', () => {
     await expect(failing.read(0, 2)).rejects.toMatchObject({ code: 'io', message: expect.stringMatching(/could not be read/) });
   });
 
+  test('blobSource.readInto lands the right bytes at every size and offset, reads in flight together too', async () => {
+    const bytes = Uint8Array.from({ length: 3 << 20 }, (_, i) => (i * 31 + (i >> 9)) & 0xff);
+    const src = blobSource(new Blob([bytes]));
+    // Large then small then large again, and reads in flight together, as the read-ahead makes them.
+    for (const [offset, length] of [
+      [0, 2 << 20],
+      [5, 1000],
+      [123_457, 1 << 20],
+      [(3 << 20) - 7, 7],
+      [1, (3 << 20) - 1],
+    ] as const) {
+      const target = new Uint8Array(length + 16).fill(0xaa).subarray(8, 8 + length);
+      await src.readInto!(offset, target);
+      expect(Buffer.compare(target, bytes.subarray(offset, offset + length))).toBe(0);
+      // Nothing written around the target.
+      expect(new Uint8Array(target.buffer, 0, 8).every((b) => b === 0xaa)).toBe(true);
+      expect(new Uint8Array(target.buffer, 8 + length, 8).every((b) => b === 0xaa)).toBe(true);
+    }
+    const a = new Uint8Array(4096);
+    const b = new Uint8Array(4096);
+    await Promise.all([src.readInto!(0, a), src.readInto!(4096, b)]);
+    expect(Buffer.compare(a, bytes.subarray(0, 4096))).toBe(0);
+    expect(Buffer.compare(b, bytes.subarray(4096, 8192))).toBe(0);
+    await expect(src.readInto!((3 << 20) - 2, new Uint8Array(4))).rejects.toThrow(RangeError);
+  });
+
   test('blobSource reads exact slices and refuses reads past the end', async () => {
     const src = blobSource(new Blob([Uint8Array.of(0, 1, 2, 3, 4, 5, 6, 7)]));
     expect(Array.from(await src.read(2, 3))).toEqual([2, 3, 4]);
