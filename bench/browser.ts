@@ -12,7 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { chromium, type CDPSession, type Page } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
 import { CHROMIUM, CHROMIUM_ARGS, FAKE_PICKER, NO_PICKER } from '../e2e/harness';
 
@@ -21,6 +21,11 @@ export interface BrowserRun {
   outputBytes: number;
   /** Peak resident memory of the page's renderer process (page + worker), bytes. */
   rendererPeakRssBytes: number;
+  /**
+   * The conversion worker's own memory at its peak: its JS heap plus the array buffers it holds
+   * (garbage not yet collected included), sampled over CDP every 50 ms while it converts.
+   */
+  workerPeakBytes: number;
   browserVersion: string;
 }
 
@@ -88,11 +93,14 @@ export async function browserConvert(
       (suffix) => document.querySelector('[data-testid="output-file-name"]')?.textContent?.includes(suffix),
       `-${outtype.toUpperCase()}-LoRA.gguf`,
     );
+    const worker = await WorkerSampler.attach(page);
     beforeConvert?.();
     const t0 = performance.now();
+    worker.start();
     await page.getByTestId('convert').click();
     await page.getByTestId('result').waitFor({ timeout: 600_000 });
     const seconds = (performance.now() - t0) / 1000;
+    const workerPeakBytes = await worker.stop();
     const rendererPeakRssBytes = rendererPeakRss(profile);
     // No named functions inside (tsx would wrap them in a helper the page does not have), and not
     // a string either: the app's Content-Security-Policy forbids evaluating strings.
@@ -109,10 +117,64 @@ export async function browserConvert(
       return total;
     });
     if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
-    return { seconds, outputBytes, rendererPeakRssBytes, browserVersion: context.browser()?.version() ?? chromiumVersion() };
+    return { seconds, outputBytes, rendererPeakRssBytes, workerPeakBytes, browserVersion: context.browser()?.version() ?? chromiumVersion() };
   } finally {
     await context.close().catch(() => undefined);
     rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Samples the conversion worker's memory over CDP: the page's session auto-attaches to its
+ * workers (non-flat sessions, messages relayed by Target.sendMessageToTarget).
+ */
+class WorkerSampler {
+  private session: string | null = null;
+  private next = 1;
+  private readonly waiting = new Map<number, (result: unknown) => void>();
+  private peak = 0;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private inFlight = false;
+  private constructor(private readonly cdp: CDPSession) {}
+
+  static async attach(page: Page): Promise<WorkerSampler> {
+    const cdp = await page.context().newCDPSession(page);
+    const m = new WorkerSampler(cdp);
+    cdp.on('Target.attachedToTarget', (e) => {
+      if (e.targetInfo.type === 'worker' && e.targetInfo.url.includes('converter')) m.session = e.sessionId;
+    });
+    cdp.on('Target.receivedMessageFromTarget', (e) => {
+      const reply = JSON.parse(e.message) as { id?: number; result?: unknown };
+      if (reply.id !== undefined) m.waiting.get(reply.id)?.(reply.result);
+    });
+    await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
+    return m;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.sample(), 50);
+  }
+
+  async stop(): Promise<number> {
+    if (this.timer) clearInterval(this.timer);
+    await this.sample();
+    await this.cdp.detach().catch(() => undefined);
+    return this.peak;
+  }
+
+  private async sample(): Promise<void> {
+    if (!this.session || this.inFlight) return;
+    this.inFlight = true;
+    try {
+      const id = this.next++;
+      const usage = (await new Promise<unknown>((resolve) => {
+        this.waiting.set(id, resolve);
+        void this.cdp.send('Target.sendMessageToTarget', { sessionId: this.session!, message: JSON.stringify({ id, method: 'Runtime.getHeapUsage' }) }).catch(() => resolve(undefined));
+      })) as { usedSize: number; backingStorageSize?: number } | undefined;
+      if (usage) this.peak = Math.max(this.peak, usage.usedSize + (usage.backingStorageSize ?? 0));
+    } finally {
+      this.inFlight = false;
+    }
   }
 }
 

@@ -39,6 +39,8 @@ interface Timing {
   seconds: number;
   cpuSeconds?: number;
   peakRssBytes?: number;
+  /** The browser's conversion worker: JS heap plus array buffers, at its peak. */
+  workerPeakBytes?: number;
   outputBytes?: number;
 }
 
@@ -54,6 +56,7 @@ export interface Row {
   inputMBps: number;
   cpuSeconds?: number;
   peakRssMB?: number;
+  workerPeakMB?: number;
   outputBytes?: number;
 }
 
@@ -202,12 +205,13 @@ function row(a: GeneratedAdapter, label: string, path: string, t: Timing, copy: 
     inputMBps: a.bytes / MB / t.seconds,
     cpuSeconds: t.cpuSeconds,
     peakRssMB: t.peakRssBytes !== undefined ? t.peakRssBytes / MB : undefined,
+    workerPeakMB: t.workerPeakBytes !== undefined ? t.workerPeakBytes / MB : undefined,
     outputBytes: t.outputBytes,
   };
 }
 
 export function formatTable(rows: Row[]): string {
-  const header = ['adapter', 'path', 'time s', '÷ copy', 'MB/s in', 'CPU s', 'peak RSS MB'];
+  const header = ['adapter', 'path', 'time s', '÷ copy', 'MB/s in', 'CPU s', 'peak RSS MB', 'worker MB'];
   const cells = rows.map((r) => [
     `${r.adapter} ${r.dtype}`,
     r.outtype ? `${r.path} → ${r.outtype}` : r.path,
@@ -216,6 +220,7 @@ export function formatTable(rows: Row[]): string {
     r.inputMBps.toFixed(0),
     r.cpuSeconds !== undefined ? r.cpuSeconds.toFixed(2) : '',
     r.peakRssMB !== undefined ? r.peakRssMB.toFixed(0) : '',
+    r.workerPeakMB !== undefined ? r.workerPeakMB.toFixed(0) : '',
   ]);
   const all = [header, ...cells];
   const widths = header.map((_, c) => Math.max(...all.map((line) => line[c]!.length)));
@@ -283,7 +288,13 @@ async function main(): Promise<void> {
               const key = `${p}:${o}`;
               inBrowser.set(key, [
                 ...(inBrowser.get(key) ?? []),
-                { seconds: b.seconds, outputBytes: b.outputBytes, peakRssBytes: b.rendererPeakRssBytes, rendererPeakRssBytes: b.rendererPeakRssBytes },
+                {
+                  seconds: b.seconds,
+                  outputBytes: b.outputBytes,
+                  peakRssBytes: b.rendererPeakRssBytes,
+                  rendererPeakRssBytes: b.rendererPeakRssBytes,
+                  workerPeakBytes: b.workerPeakBytes,
+                },
               ]);
               console.error(`  ${label} ${dtype} → ${o} in Chromium (${p}): ${b.seconds.toFixed(2)} s`);
             }
