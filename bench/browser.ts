@@ -12,9 +12,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type CDPSession, type Page } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
-import { CHROMIUM, CHROMIUM_ARGS, FAKE_PICKER, NO_PICKER } from '../e2e/harness';
+import { CHROMIUM, CHROMIUM_ARGS, ConverterWorkerCdp, FAKE_PICKER, NO_PICKER } from '../e2e/harness';
 
 export interface BrowserRun {
   seconds: number;
@@ -124,31 +124,15 @@ export async function browserConvert(
   }
 }
 
-/**
- * Samples the conversion worker's memory over CDP: the page's session auto-attaches to its
- * workers (non-flat sessions, messages relayed by Target.sendMessageToTarget).
- */
+/** Samples the conversion worker's memory over CDP while it converts; `stop()` gives the peak. */
 class WorkerSampler {
-  private session: string | null = null;
-  private next = 1;
-  private readonly waiting = new Map<number, (result: unknown) => void>();
   private peak = 0;
   private timer: ReturnType<typeof setInterval> | null = null;
   private inFlight = false;
-  private constructor(private readonly cdp: CDPSession) {}
+  private constructor(private readonly cdp: ConverterWorkerCdp) {}
 
   static async attach(page: Page): Promise<WorkerSampler> {
-    const cdp = await page.context().newCDPSession(page);
-    const m = new WorkerSampler(cdp);
-    cdp.on('Target.attachedToTarget', (e) => {
-      if (e.targetInfo.type === 'worker' && e.targetInfo.url.includes('converter')) m.session = e.sessionId;
-    });
-    cdp.on('Target.receivedMessageFromTarget', (e) => {
-      const reply = JSON.parse(e.message) as { id?: number; result?: unknown };
-      if (reply.id !== undefined) m.waiting.get(reply.id)?.(reply.result);
-    });
-    await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
-    return m;
+    return new WorkerSampler(await ConverterWorkerCdp.attach(page));
   }
 
   start(): void {
@@ -158,20 +142,15 @@ class WorkerSampler {
   async stop(): Promise<number> {
     if (this.timer) clearInterval(this.timer);
     await this.sample();
-    await this.cdp.detach().catch(() => undefined);
+    await this.cdp.detach();
     return this.peak;
   }
 
   private async sample(): Promise<void> {
-    if (!this.session || this.inFlight) return;
+    if (this.inFlight) return;
     this.inFlight = true;
     try {
-      const id = this.next++;
-      const usage = (await new Promise<unknown>((resolve) => {
-        this.waiting.set(id, resolve);
-        void this.cdp.send('Target.sendMessageToTarget', { sessionId: this.session!, message: JSON.stringify({ id, method: 'Runtime.getHeapUsage' }) }).catch(() => resolve(undefined));
-      })) as { usedSize: number; backingStorageSize?: number } | undefined;
-      if (usage) this.peak = Math.max(this.peak, usage.usedSize + (usage.backingStorageSize ?? 0));
+      this.peak = Math.max(this.peak, (await this.cdp.heapAndBuffers()) ?? 0);
     } finally {
       this.inFlight = false;
     }

@@ -6,7 +6,7 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
 import { bytesSource, convert, inspect, MemorySink, type OutTypeOption } from '../src/core';
 import { REFERENCE } from '../test/helpers/fixtures';
@@ -230,4 +230,54 @@ export async function cancelAndExpectNothingWritten(page: Page): Promise<void> {
   await page.getByTestId('notice').waitFor({ timeout: 30_000 });
   const notice = (await page.getByTestId('notice').textContent()) ?? '';
   if (!/cancelled\. Nothing was written/i.test(notice)) throw new Error(`unexpected notice after cancel: ${notice}`);
+}
+
+/**
+ * A DevTools channel to the page's conversion worker, for reading its memory: the page's session
+ * auto-attaches to its workers (non-flat sessions, messages relayed by Target.sendMessageToTarget).
+ */
+export class ConverterWorkerCdp {
+  private session: string | null = null;
+  private next = 1;
+  private readonly waiting = new Map<number, (result: unknown) => void>();
+  private constructor(private readonly cdp: CDPSession) {}
+
+  static async attach(page: Page): Promise<ConverterWorkerCdp> {
+    const cdp = await page.context().newCDPSession(page);
+    const m = new ConverterWorkerCdp(cdp);
+    cdp.on('Target.attachedToTarget', (e) => {
+      if (e.targetInfo.type === 'worker' && e.targetInfo.url.includes('converter')) m.session = e.sessionId;
+    });
+    cdp.on('Target.receivedMessageFromTarget', (e) => {
+      const reply = JSON.parse(e.message) as { id?: number; result?: unknown };
+      if (reply.id !== undefined) m.waiting.get(reply.id)?.(reply.result);
+    });
+    await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
+    return m;
+  }
+
+  /** Whether the conversion worker exists yet (it is started on demand). */
+  get attached(): boolean {
+    return this.session !== null;
+  }
+
+  /** Call a DevTools method in the worker; undefined when there is no worker (yet), or it went away. */
+  send(method: string): Promise<unknown> {
+    if (!this.session) return Promise.resolve(undefined);
+    const id = this.next++;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.cdp.send('Target.sendMessageToTarget', { sessionId: this.session!, message: JSON.stringify({ id, method }) }).catch(() => resolve(undefined));
+    });
+  }
+
+  /** The worker's JS heap plus the array buffers it holds, in bytes (garbage not yet collected included). */
+  async heapAndBuffers(): Promise<number | undefined> {
+    const usage = (await this.send('Runtime.getHeapUsage')) as { usedSize: number; backingStorageSize?: number } | undefined;
+    return usage ? usage.usedSize + (usage.backingStorageSize ?? 0) : undefined;
+  }
+
+  detach(): Promise<void> {
+    return this.cdp.detach().catch(() => undefined);
+  }
 }

@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { CDPSession, Page } from 'playwright-core';
-import { bytesEqual, cancelAndExpectNothingWritten, FAKE_PICKER, readSaved, startHarness, waitForTensors, writeBigAdapter, type Harness } from './harness';
+import type { Page } from 'playwright-core';
+import { bytesEqual, cancelAndExpectNothingWritten, ConverterWorkerCdp, FAKE_PICKER, readSaved, startHarness, waitForTensors, writeBigAdapter, type Harness } from './harness';
 
 let h: Harness;
 let scratch: string;
@@ -50,44 +50,20 @@ async function heapAfterGc(page: Page): Promise<number> {
   return usedSize;
 }
 
-/**
- * The conversion worker's memory, read over CDP: the page's session auto-attaches to its workers
- * (non-flat sessions, messages relayed by Target.sendMessageToTarget).
- */
+/** The conversion worker's memory, read over CDP. */
 class WorkerMemory {
-  private session: string | null = null;
-  private next = 1;
-  private readonly waiting = new Map<number, (result: unknown) => void>();
-  private constructor(private readonly cdp: CDPSession) {}
+  private constructor(private readonly cdp: ConverterWorkerCdp) {}
 
   static async attach(page: Page): Promise<WorkerMemory> {
-    const cdp = await page.context().newCDPSession(page);
-    const m = new WorkerMemory(cdp);
-    cdp.on('Target.attachedToTarget', (e) => {
-      if (e.targetInfo.type === 'worker' && e.targetInfo.url.includes('converter')) m.session = e.sessionId;
-    });
-    cdp.on('Target.receivedMessageFromTarget', (e) => {
-      const reply = JSON.parse(e.message) as { id?: number; result?: unknown };
-      if (reply.id !== undefined) m.waiting.get(reply.id)?.(reply.result);
-    });
-    await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
-    await expect.poll(() => m.session !== null).toBe(true);
-    return m;
-  }
-
-  private send(method: string): Promise<unknown> {
-    const id = this.next++;
-    return new Promise((resolve) => {
-      this.waiting.set(id, resolve);
-      void this.cdp.send('Target.sendMessageToTarget', { sessionId: this.session!, message: JSON.stringify({ id, method }) });
-    });
+    const cdp = await ConverterWorkerCdp.attach(page);
+    await expect.poll(() => cdp.attached).toBe(true);
+    return new WorkerMemory(cdp);
   }
 
   /** The worker's JS heap plus the array buffers it holds, after a full garbage collection, in bytes. */
   async afterGc(): Promise<number> {
-    await this.send('HeapProfiler.collectGarbage');
-    const usage = (await this.send('Runtime.getHeapUsage')) as { usedSize: number; backingStorageSize?: number };
-    return usage.usedSize + (usage.backingStorageSize ?? 0);
+    await this.cdp.send('HeapProfiler.collectGarbage');
+    return (await this.cdp.heapAndBuffers()) ?? Number.NaN;
   }
 }
 
