@@ -123,6 +123,12 @@ function prepare(work: string, bytes: number): void {
   rmSync(scratch, { force: true });
 }
 
+/** `list` turned left by `by` places. */
+function rotate<T>(list: readonly T[], by: number): T[] {
+  const k = list.length ? by % list.length : 0;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
 /** Bytes a conversion of `a` to `outtype` writes (near enough: the header is small). */
 function outputEstimate(a: GeneratedAdapter, outtype: string): number {
   const per = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32 }[outtype] ?? 4;
@@ -276,14 +282,16 @@ async function main(): Promise<void> {
         for (let r = 0; r < runs; r++) {
           prepare(work, Math.ceil(a.bytes * 1.05));
           copies.push(userspaceCopy(a.file, join(work, 'copy.bin')));
-          for (const o of outtypes) {
+          // The order turns from run to run, so that no output type always follows the same one
+          // (the step after a 2 GB f32 output measured slower on this VM, whatever its type).
+          for (const o of rotate(outtypes, r)) {
             prepare(work, outputEstimate(a, o));
             const t = convertOnce(a, o, work);
             byOuttype.set(o, [...(byOuttype.get(o) ?? []), t]);
             console.error(`  ${label} ${dtype} → ${o}: ${t.seconds.toFixed(2)} s (copy ${copies[r]!.seconds.toFixed(2)} s)`);
           }
           for (const o of browserOuttypes) {
-            for (const p of browserPaths) {
+            for (const p of rotate(browserPaths, r)) {
               const b = await browserConvert(app!, a.dir, o, p, () => prepare(work, outputEstimate(a, o)));
               const key = `${p}:${o}`;
               inBrowser.set(key, [
