@@ -111,11 +111,13 @@ function warm(file: string): void {
  * step — the copy, each CLI run, each browser run just before Convert — is prepared the same way.
  */
 function prepare(work: string, bytes: number): void {
+  // 5 % over the step's own bytes: the header, and room to spare.
+  const total = Math.ceil(bytes * 1.05);
   const scratch = join(work, 'prefault.bin');
   const fd = openSync(scratch, 'w');
   const buf = Buffer.alloc(1 << 20, 1);
   try {
-    for (let done = 0; done < bytes; done += buf.byteLength) writeSync(fd, buf, 0, Math.min(buf.byteLength, bytes - done));
+    for (let done = 0; done < total; done += buf.byteLength) writeSync(fd, buf, 0, Math.min(buf.byteLength, total - done));
   } finally {
     closeSync(fd);
   }
@@ -130,9 +132,9 @@ function rotate<T>(list: readonly T[], by: number): T[] {
 }
 
 /** Bytes a conversion of `a` to `outtype` writes (near enough: the header is small). */
-function outputEstimate(a: GeneratedAdapter, outtype: string): number {
+function outputBytes(a: GeneratedAdapter, outtype: string): number {
   const per = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32 }[outtype] ?? 4;
-  return Math.ceil((a.bytes / (a.dtype === 'F32' ? 4 : 2)) * per * 1.05);
+  return Math.ceil((a.bytes / (a.dtype === 'F32' ? 4 : 2)) * per);
 }
 
 /** The yardstick: read and write every byte once, in userspace (1 MiB blocks). */
@@ -280,19 +282,19 @@ async function main(): Promise<void> {
         const inBrowser = new Map<string, (Timing & { rendererPeakRssBytes: number })[]>();
         const floors: BrowserFloor[] = [];
         for (let r = 0; r < runs; r++) {
-          prepare(work, Math.ceil(a.bytes * 1.05));
+          prepare(work, a.bytes);
           copies.push(userspaceCopy(a.file, join(work, 'copy.bin')));
           // The order turns from run to run, so that no output type always follows the same one
           // (the step after a 2 GB f32 output measured slower on this VM, whatever its type).
           for (const o of rotate(outtypes, r)) {
-            prepare(work, outputEstimate(a, o));
+            prepare(work, outputBytes(a, o));
             const t = convertOnce(a, o, work);
             byOuttype.set(o, [...(byOuttype.get(o) ?? []), t]);
             console.error(`  ${label} ${dtype} → ${o}: ${t.seconds.toFixed(2)} s (copy ${copies[r]!.seconds.toFixed(2)} s)`);
           }
           for (const o of browserOuttypes) {
             for (const p of rotate(browserPaths, r)) {
-              const b = await browserConvert(app!, a.dir, o, p, () => prepare(work, outputEstimate(a, o)));
+              const b = await browserConvert(app!, a.dir, o, p, () => prepare(work, outputBytes(a, o)));
               const key = `${p}:${o}`;
               inBrowser.set(key, [
                 ...(inBrowser.get(key) ?? []),
@@ -310,7 +312,7 @@ async function main(): Promise<void> {
           if (browserOuttypes.length) {
             // The browser's own I/O on this file and the first browser outtype's output size.
             const o = browserOuttypes[0]!;
-            const f = await browserFloor(a.file, Math.round(outputEstimate(a, o) / 1.05), () => prepare(work, outputEstimate(a, o)));
+            const f = await browserFloor(a.file, outputBytes(a, o), () => prepare(work, outputBytes(a, o)));
             floors.push(f);
             console.error(
               `  ${label} ${dtype} Chromium floor: read ${f.readSeconds.toFixed(2)} s, write (storage) ${f.storageWriteSeconds.toFixed(2)} s, write (save dialog) ${f.pickerWriteSeconds.toFixed(2)} s`,

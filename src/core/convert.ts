@@ -8,7 +8,7 @@ import { encodeTensor, type GgmlTypeName } from './tensor/encode';
 import { elementView, encodeElements, OUTPUT_UNIT, type ElementArray } from './tensor/kernels';
 import { acquireSimdArena, type KernelStats } from './tensor/simd';
 import { applyOps, isMovementOp, moveElements, rowGatherOf, type ElementAlloc, type MatrixOp, type MovementOp, type RowGather } from './tensor/ops';
-import { HOST_LITTLE_ENDIAN, readTensorF32, widenToF32Bits, type F32Tensor, type SourceDtype, type TensorLocation } from './tensor/read';
+import { HOST_LITTLE_ENDIAN, readTensorF32, SOURCE_DTYPE_BYTES, widenToF32Bits, type F32Tensor, type SourceDtype, type TensorLocation } from './tensor/read';
 
 export type ProgressEvent =
   | { type: 'start'; totalBytes: number; totalTensors: number }
@@ -50,9 +50,11 @@ const PADDING = new Uint8Array(32);
  * Execute a plan: write the GGUF header, then each tensor in order. Reads run ahead of the
  * encoding (the next window of tensors is read while this one is encoded) and writes behind it
  * (one chunk is written while the next is filled), in a fixed number of reused buffers, so memory
- * stays flat whatever the adapter's size: two read windows (6 MiB each), three output chunks
- * (4 MiB each; a sink that takes two writes at once has two in flight); a tensor larger than a window streams through in pieces, except one that needs
- * moving (a permutation or transpose) or arithmetic, which is held whole (twice, moved).
+ * stays flat whatever the adapter's size: 6 MiB read windows (the one in use and those read
+ * ahead), three 4 MiB output chunks (a sink that takes two writes at once has two in flight); a
+ * tensor larger than a window streams through in pieces (whole row blocks if its rows are
+ * permuted within blocks), except one that needs moving whole (a transpose) or arithmetic, which
+ * is held whole (twice, moved).
  * Refuses a plan with refusals before writing a byte.
  */
 export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: ByteSink, options: ConvertOptions = {}): Promise<ConvertResult> {
@@ -84,11 +86,11 @@ export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: B
       if (scaleOnly(part.ops) !== undefined) return true;
       const loc = plan.sources[part.source]!;
       const gather = gatherFor(part.ops, loc, t.type);
-      return gather ? gather.blockRows * loc.shape[1]! * (loc.dtype === 'F32' ? 4 : 2) : false;
+      return gather ? gather.blockRows * loc.shape[1]! * SOURCE_DTYPE_BYTES[loc.dtype] : false;
     }),
   );
   const reader = new ReadAhead(adapter, locations, { windowBytes, slabs: arena?.slabs, streamable, ahead });
-  const writer = new ChunkWriter(sink, chunkBytes, arena?.chunks ?? Array.from({ length: chunkCount }, () => new Uint8Array(new ArrayBuffer(chunkBytes))));
+  const writer = new ChunkWriter(sink, chunkBytes, arena?.chunks ?? chunkCount);
   const nonFinite: NonFiniteTensor[] = [];
   const scratch = new Scratch();
   try {

@@ -34,18 +34,19 @@ export class ChunkWriter {
 
   /**
    * `buffers`: the chunks to use, two or more (e.g. in the SIMD kernels' memory, aligned to 32
-   * bytes, so the kernels write in place); two are made if absent.
+   * bytes, so the kernels write in place), or how many to make (default 3).
    */
   constructor(
     private readonly sink: ByteSink,
     chunkBytes = DEFAULT_CHUNK_BYTES,
-    buffers?: readonly Uint8Array<ArrayBuffer>[],
+    buffers: readonly Uint8Array<ArrayBuffer>[] | number = DEFAULT_CHUNKS,
   ) {
     if (chunkBytes < 4 * CARRY_ALIGN || chunkBytes % CARRY_ALIGN !== 0)
       throw new RangeError(`chunk size ${chunkBytes} must be a multiple of ${CARRY_ALIGN}, at least ${4 * CARRY_ALIGN}`);
-    if (buffers && (buffers.length < 2 || buffers.some((b) => b.byteLength !== chunkBytes || b.byteOffset % CARRY_ALIGN !== 0)))
+    const ring = typeof buffers === 'number' ? Array.from({ length: buffers }, () => new Uint8Array(new ArrayBuffer(chunkBytes))) : [...buffers];
+    if (ring.length < 2 || ring.some((b) => b.byteLength !== chunkBytes || b.byteOffset % CARRY_ALIGN !== 0))
       throw new RangeError('chunk buffers must be two or more, aligned and of the chunk size');
-    this.ring = buffers ? [...buffers] : Array.from({ length: DEFAULT_CHUNKS }, () => new Uint8Array(new ArrayBuffer(chunkBytes)));
+    this.ring = ring;
     this.pending = this.ring.map(() => null);
     this.maxInFlight = Math.max(1, Math.min(this.ring.length - 1, Math.floor(sink.concurrency ?? 1)));
   }

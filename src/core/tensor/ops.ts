@@ -34,6 +34,40 @@ function shapeError(message: string): ConversionError {
 }
 
 /**
+ * A `rowAxes` op's dims for `rows` rows, the one -1 inferred as numpy's reshape does; `ok` is false
+ * when they do not divide the rows (the dims are still given, for the message).
+ */
+function rowAxesDims(op: Extract<MatrixOp, { op: 'rowAxes' }>, rows: number): { dims: number[]; ok: boolean } {
+  const known = op.dims.reduce((a, d) => (d === -1 ? a : a * d), 1);
+  const dims = op.dims.map((d) => (d === -1 ? rows / known : d));
+  return { dims, ok: dims.reduce((a, d) => a * d, 1) === rows && dims.every((d) => Number.isInteger(d) && d > 0) };
+}
+
+/**
+ * For rows viewed as `dims` (row-major, last fastest) with the axes permuted by `perm`: the input
+ * row of each output row, as numpy's `reshape(dims).transpose(perm)` orders them.
+ */
+function permutedRows(dims: readonly number[], perm: readonly number[]): Int32Array {
+  const rows = dims.reduce((a, d) => a * d, 1);
+  // Strides of the input axes, and the output's dims (input dims permuted).
+  const inStrides = dims.map((_, i) => dims.slice(i + 1).reduce((a, d) => a * d, 1));
+  const outDims = perm.map((p) => dims[p]!);
+  const order = new Int32Array(rows);
+  const idx = new Array<number>(outDims.length).fill(0);
+  for (let o = 0; o < rows; o++) {
+    let src = 0;
+    for (let k = 0; k < outDims.length; k++) src += idx[k]! * inStrides[perm[k]!]!;
+    order[o] = src;
+    for (let k = outDims.length - 1; k >= 0; k--) {
+      idx[k]! += 1;
+      if (idx[k]! < outDims[k]!) break;
+      idx[k] = 0;
+    }
+  }
+  return order;
+}
+
+/**
  * The shape `ops` produce from `shape`, checking every op against it without touching data, so
  * the plan can refuse (before a byte is written) a fused tensor whose rows don't fit the config.
  * Throws the same `shape_mismatch` errors applyOps would.
@@ -50,14 +84,9 @@ export function opsOutputShape(shape: readonly number[], ops: readonly MatrixOp[
         if (op.start < 0 || op.count < 0 || op.start + op.count > rows) throw shapeError(`cannot take rows ${op.start}..${op.start + op.count} of ${rows}`);
         cur = [op.count, cols];
         break;
-      case 'rowAxes': {
-        const known = op.dims.reduce((a, d) => (d === -1 ? a : a * d), 1);
-        const dims = op.dims.map((d) => (d === -1 ? rows / known : d));
-        if (dims.reduce((a, d) => a * d, 1) !== rows || !dims.every((d) => Number.isInteger(d) && d > 0)) {
-          throw shapeError(`cannot view ${rows} rows as [${op.dims.join(', ')}]`);
-        }
+      case 'rowAxes':
+        if (!rowAxesDims(op, rows).ok) throw shapeError(`cannot view ${rows} rows as [${op.dims.join(', ')}]`);
         break;
-      }
       case 'rowBlocks':
         if (op.blockRows * op.order.length !== rows) throw shapeError(`cannot regroup ${rows} rows as ${op.order.length} blocks of ${op.blockRows}`);
         break;
@@ -125,29 +154,11 @@ export function moveElements<T extends ElementBits>(
       return { shape: [op.count, cols], data: out };
     }
     case 'rowAxes': {
-      const { perm } = op;
-      // One dim may be -1: inferred from the row count, as in numpy's reshape.
-      const known = op.dims.reduce((a, d) => (d === -1 ? a : a * d), 1);
-      const dims = op.dims.map((d) => (d === -1 ? rows / known : d));
-      const n = dims.reduce((a, d) => a * d, 1);
-      if (n !== rows || !dims.every((d) => Number.isInteger(d) && d > 0)) {
-        throw shapeError(`cannot view ${rows} rows as [${dims.join(', ')}]`);
-      }
-      // Strides of the input axes, and the output's dims (input dims permuted).
-      const inStrides = dims.map((_, i) => dims.slice(i + 1).reduce((a, d) => a * d, 1));
-      const outDims = perm.map((p) => dims[p]!);
+      const { dims, ok } = rowAxesDims(op, rows);
+      if (!ok) throw shapeError(`cannot view ${rows} rows as [${dims.join(', ')}]`);
+      const order = permutedRows(dims, op.perm);
       const out = allocLike(data, rows * cols);
-      const idx = new Array<number>(outDims.length).fill(0);
-      for (let o = 0; o < rows; o++) {
-        let src = 0;
-        for (let k = 0; k < outDims.length; k++) src += idx[k]! * inStrides[perm[k]!]!;
-        out.set(data.subarray(src * cols, src * cols + cols), o * cols);
-        for (let k = outDims.length - 1; k >= 0; k--) {
-          idx[k]! += 1;
-          if (idx[k]! < outDims[k]!) break;
-          idx[k] = 0;
-        }
-      }
+      for (let o = 0; o < rows; o++) out.set(data.subarray(order[o]! * cols, order[o]! * cols + cols), o * cols);
       return { shape: shape.slice(), data: out };
     }
     case 'rowBlocks': {
@@ -175,29 +186,10 @@ export interface RowGather {
 
 export function rowGatherOf(op: MatrixOp, shape: readonly number[]): RowGather | undefined {
   if (op.op !== 'rowAxes' || op.perm[0] !== 0 || shape.length !== 2) return undefined;
-  const rows = shape[0]!;
-  const known = op.dims.reduce((a, d) => (d === -1 ? a : a * d), 1);
-  const dims = op.dims.map((d) => (d === -1 ? rows / known : d));
-  if (dims.reduce((a, d) => a * d, 1) !== rows || !dims.every((d) => Number.isInteger(d) && d > 0)) return undefined;
+  const { dims, ok } = rowAxesDims(op, shape[0]!);
+  if (!ok) return undefined;
   // Within a block: the remaining axes, permuted as moveElements permutes them.
-  const sub = dims.slice(1);
-  const perm = op.perm.slice(1).map((p) => p - 1);
-  const blockRows = rows / dims[0]!;
-  const inStrides = sub.map((_, i) => sub.slice(i + 1).reduce((a, d) => a * d, 1));
-  const outDims = perm.map((p) => sub[p]!);
-  const order = new Int32Array(blockRows);
-  const idx = new Array<number>(outDims.length).fill(0);
-  for (let o = 0; o < blockRows; o++) {
-    let src = 0;
-    for (let k = 0; k < outDims.length; k++) src += idx[k]! * inStrides[perm[k]!]!;
-    order[o] = src;
-    for (let k = outDims.length - 1; k >= 0; k--) {
-      idx[k]! += 1;
-      if (idx[k]! < outDims[k]!) break;
-      idx[k] = 0;
-    }
-  }
-  return { blockRows, order };
+  return { blockRows: shape[0]! / dims[0]!, order: permutedRows(dims.slice(1), op.perm.slice(1).map((p) => p - 1)) };
 }
 
 export function applyOp(t: F32Tensor, op: MatrixOp): F32Tensor {
