@@ -329,10 +329,34 @@ async function main(): Promise<void> {
           const o = browserOuttypes[0]!;
           const best = (pick: (f: BrowserFloor) => number): Timing => ({ seconds: Math.min(...floors.map(pick)) });
           rows.push(
-            row(a, label, 'browser floor: read only', { ...best((f) => f.readSeconds), peakRssBytes: Math.min(...floors.map((f) => f.readRendererPeakRssBytes)) }, copy),
+            row(
+              a,
+              label,
+              'browser floor: read only',
+              { ...best((f) => f.readSeconds), peakRssBytes: Math.min(...floors.map((f) => f.readRendererPeakRssBytes)) },
+              copy,
+            ),
           );
-          rows.push(row(a, label, 'browser floor: write only (storage)', best((f) => f.storageWriteSeconds), copy, o));
-          rows.push(row(a, label, 'browser floor: write only (save dialog)', best((f) => f.pickerWriteSeconds), copy, o));
+          rows.push(
+            row(
+              a,
+              label,
+              'browser floor: write only (storage)',
+              best((f) => f.storageWriteSeconds),
+              copy,
+              o,
+            ),
+          );
+          rows.push(
+            row(
+              a,
+              label,
+              'browser floor: write only (save dialog)',
+              best((f) => f.pickerWriteSeconds),
+              copy,
+              o,
+            ),
+          );
         }
         rmSync(a.dir, { recursive: true, force: true });
       }

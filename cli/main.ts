@@ -174,7 +174,8 @@ function describeBase(from: BaseConfigSource): string {
  * checkpoint (with a note).
  */
 function localWeights(adapterDir: string): { path: string; note?: string } | undefined {
-  for (const f of ['adapter_model.safetensors', 'adapter_model.bin', MLX_FINAL_WEIGHTS]) if (existsSync(join(adapterDir, f))) return { path: join(adapterDir, f) };
+  for (const f of ['adapter_model.safetensors', 'adapter_model.bin', MLX_FINAL_WEIGHTS])
+    if (existsSync(join(adapterDir, f))) return { path: join(adapterDir, f) };
   const checkpoints = readdirSync(adapterDir)
     .map((f) => ({ f, step: mlxCheckpointStep(f) }))
     .filter((c): c is { f: string; step: number } => c.step !== undefined)
@@ -230,7 +231,18 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return headerCommand(io, command.json, async () => {
       // Loaded on first use: @huggingface/hub's upload code (most of the bundle) stays out of every other command's start.
       const { runPublish } = await import('./publish');
-      await runPublish({ file: command.file, repo: command.repo, baseModel: command.baseModel, json: command.json, endpoint, token: env.HF_TOKEN || undefined, signal: io.signal }, io);
+      await runPublish(
+        {
+          file: command.file,
+          repo: command.repo,
+          baseModel: command.baseModel,
+          json: command.json,
+          endpoint,
+          token: env.HF_TOKEN || undefined,
+          signal: io.signal,
+        },
+        io,
+      );
       return true;
     });
   }

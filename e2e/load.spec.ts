@@ -9,7 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
-import { bytesEqual, cancelAndExpectNothingWritten, ConverterWorkerCdp, FAKE_PICKER, readSaved, startHarness, waitForTensors, writeBigAdapter, type Harness } from './harness';
+import {
+  bytesEqual,
+  cancelAndExpectNothingWritten,
+  ConverterWorkerCdp,
+  FAKE_PICKER,
+  readSaved,
+  startHarness,
+  waitForTensors,
+  writeBigAdapter,
+  type Harness,
+} from './harness';
 
 let h: Harness;
 let scratch: string;
@@ -97,7 +107,9 @@ describe('load', () => {
       const after = await heapAfterGc(page);
       const workerAfter = await worker.afterGc();
       const mb = (n: number) => (n / 1e6).toFixed(1);
-      console.log(`after GC, first conversion → tenth: page heap ${mb(baseline)} → ${mb(after)} MB; worker heap + buffers ${mb(workerBaseline)} → ${mb(workerAfter)} MB`);
+      console.log(
+        `after GC, first conversion → tenth: page heap ${mb(baseline)} → ${mb(after)} MB; worker heap + buffers ${mb(workerBaseline)} → ${mb(workerAfter)} MB`,
+      );
       // A few MB of slack for lazily created caches; a leak of a result, plan or file per
       // conversion would show as growth proportional to the nine conversions, and a buffer kept by
       // the cancelled one as several MiB (its read-ahead windows and chunks).

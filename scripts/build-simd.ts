@@ -303,7 +303,8 @@ ${unrolledLoop('bf16_to_f16', 16, 16, CONVERT_LOCALS, bf16ToF16(), {
   // Zero unless the lane is outside the f16 normal range (m - 0x3880 wraps past 0x0eff).
   check: (k) => `(i16x8.sub_sat_u (i16x8.sub (local.get $m${k}) ${i16x8('0x3880')}) ${i16x8('0x0eff')})`,
   // In range: rebias the exponent by shifting, (m - 0x3800) << 3 = (m << 3) + 0x4000 in 16 bits.
-  store: (k) => `(v128.store offset=${16 * k} (local.get $dst) (v128.or (i16x8.add (i16x8.shl (local.get $m${k}) (i32.const 3)) ${i16x8('0x4000')}) (v128.and (local.get $v${k}) ${i16x8('0x8000')})))`,
+  store: (k) =>
+    `(v128.store offset=${16 * k} (local.get $dst) (v128.or (i16x8.add (i16x8.shl (local.get $m${k}) (i32.const 3)) ${i16x8('0x4000')}) (v128.and (local.get $v${k}) ${i16x8('0x8000')})))`,
 })}
 ${loop('f32_to_f16', 32, 16, CONVERT_LOCALS, storeF16('(v128.load (local.get $src))', '(v128.load offset=16 (local.get $src))'))}
 ${loop('f32_to_bf16', 32, 16, CONVERT_LOCALS, [
@@ -313,17 +314,24 @@ ${loop('f32_to_bf16', 32, 16, CONVERT_LOCALS, [
   count32(`(i32x4.ge_u (v128.and (local.get $w) ${i32x4('0x7fffffff')}) ${i32x4('0x7f800000')})`),
   `(v128.store (local.get $dst) ${high16(f32ToBf16('(local.get $v)'), f32ToBf16('(local.get $w)'))})`,
 ])}
-${unrolledLoop('bf16_to_bf16', 16, 16, CONVERT_LOCALS, [
-  '(local.set $v (v128.load (local.get $src)))',
-  `(local.set $m (v128.and (local.get $v) ${i16x8('0x7fff')}))`,
-  count16(`(i16x8.ge_u (local.get $m) ${i16x8('0x7f80')})`),
-  `(v128.store (local.get $dst) (v128.or (local.get $v) (v128.and (i16x8.gt_u (local.get $m) ${i16x8('0x7f80')}) ${i16x8('0x40')})))`,
-], {
-  load: (k) => [`(local.set $v${k} (v128.load offset=${16 * k} (local.get $src)))`],
-  // Zero unless the lane is NaN or infinite (|bits| ≥ 0x7f80).
-  check: (k) => `(i16x8.sub_sat_u (v128.and (local.get $v${k}) ${i16x8('0x7fff')}) ${i16x8('0x7f7f')})`,
-  store: (k) => `(v128.store offset=${16 * k} (local.get $dst) (local.get $v${k}))`,
-})}
+${unrolledLoop(
+  'bf16_to_bf16',
+  16,
+  16,
+  CONVERT_LOCALS,
+  [
+    '(local.set $v (v128.load (local.get $src)))',
+    `(local.set $m (v128.and (local.get $v) ${i16x8('0x7fff')}))`,
+    count16(`(i16x8.ge_u (local.get $m) ${i16x8('0x7f80')})`),
+    `(v128.store (local.get $dst) (v128.or (local.get $v) (v128.and (i16x8.gt_u (local.get $m) ${i16x8('0x7f80')}) ${i16x8('0x40')})))`,
+  ],
+  {
+    load: (k) => [`(local.set $v${k} (v128.load offset=${16 * k} (local.get $src)))`],
+    // Zero unless the lane is NaN or infinite (|bits| ≥ 0x7f80).
+    check: (k) => `(i16x8.sub_sat_u (v128.and (local.get $v${k}) ${i16x8('0x7fff')}) ${i16x8('0x7f7f')})`,
+    store: (k) => `(v128.store offset=${16 * k} (local.get $dst) (local.get $v${k}))`,
+  },
+)}
 ${loop('bf16_to_f32', 16, 32, CONVERT_LOCALS, [
   '(local.set $v (v128.load (local.get $src)))',
   count16(`(i16x8.ge_u (v128.and (local.get $v) ${i16x8('0x7fff')}) ${i16x8('0x7f80')})`),

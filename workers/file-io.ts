@@ -114,7 +114,11 @@ export const FIRST_PULL_MS = 30_000;
  * transferred. The header's first bytes are kept, to verify them before the download is
  * completed with `finish()`; `fail()` makes the browser fail the download (no partial file).
  */
-export function streamSink(port: PortLike, headerBytes: number, firstPullMs = FIRST_PULL_MS): FlushableSink & {
+export function streamSink(
+  port: PortLike,
+  headerBytes: number,
+  firstPullMs = FIRST_PULL_MS,
+): FlushableSink & {
   finish(): void;
   fail(message: string): void;
   header(): Uint8Array;

@@ -148,7 +148,14 @@ describe('worker sinks and sources', () => {
       got.push(m.buffer ? { type: m.type, bytes: [...new Uint8Array(m.buffer)] } : { type: m.type, ...(m.message ? { message: m.message } : {}) });
     };
     const settle = () => new Promise((r) => setTimeout(r, 20));
-    return { port: port2 as unknown as PortLike, got, pull: () => port1.postMessage({ type: 'pull' }), cancel: () => port1.postMessage({ type: 'cancel' }), settle, close: () => port1.close() };
+    return {
+      port: port2 as unknown as PortLike,
+      got,
+      pull: () => port1.postMessage({ type: 'pull' }),
+      cancel: () => port1.postMessage({ type: 'cancel' }),
+      settle,
+      close: () => port1.close(),
+    };
   }
 
   test('streamSink sends a chunk only when the download pulls one (backpressure), copies it, and keeps the header', async () => {
@@ -170,11 +177,7 @@ describe('worker sinks and sources', () => {
     expect(sink.bytesWritten).toBe(4);
     sink.finish();
     await sw.settle();
-    expect(sw.got).toEqual([
-      { type: 'chunk', bytes: [1, 2] },
-      { type: 'chunk', bytes: [3, 4] },
-      { type: 'done' },
-    ]);
+    expect(sw.got).toEqual([{ type: 'chunk', bytes: [1, 2] }, { type: 'chunk', bytes: [3, 4] }, { type: 'done' }]);
     sw.close();
   });
 

@@ -98,9 +98,13 @@ describe('the output cannot be written', () => {
     const out = mkdtempSync(join(work, 'full-'));
     const target = join(out, 'x.gguf');
     // 4 MB of the ~64 MB f32 output fit; bash's ulimit -f counts 1024-byte blocks.
-    const r = spawnSync('bash', ['-c', `ulimit -f 4000; exec "${process.execPath}" "${BIN}" "${adapter.dir}" --base "${adapter.baseDir}" --outtype f32 -o "${target}"`], {
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      'bash',
+      ['-c', `ulimit -f 4000; exec "${process.execPath}" "${BIN}" "${adapter.dir}" --base "${adapter.baseDir}" --outtype f32 -o "${target}"`],
+      {
+        encoding: 'utf8',
+      },
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`Could not write ${target}: the file would be larger than this system allows`);
     expect(r.stderr).toMatch(/after 40\d{5} bytes\. Nothing was kept/);

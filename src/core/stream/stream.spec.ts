@@ -250,7 +250,11 @@ describe('ChunkWriter', () => {
   ] as const) {
     it(`hands over the same bytes, in chunks starting at multiples of 32, with aligned positions (${buffers} buffers, sink concurrency ${concurrency ?? 'unset'})`, async () => {
       const sink = slowSink(concurrency);
-      const w = new ChunkWriter(sink, 256, Array.from({ length: buffers }, () => new Uint8Array(256)));
+      const w = new ChunkWriter(
+        sink,
+        256,
+        Array.from({ length: buffers }, () => new Uint8Array(256)),
+      );
       const expected: number[] = [];
       const data = randomBytes(5000, 3);
       let k = 0;
@@ -304,7 +308,11 @@ describe('ChunkWriter', () => {
         if (k >= 1) throw new Error(`write ${k} failed`);
       },
     };
-    const w = new ChunkWriter(sink, 128, Array.from({ length: 4 }, () => new Uint8Array(128)));
+    const w = new ChunkWriter(
+      sink,
+      128,
+      Array.from({ length: 4 }, () => new Uint8Array(128)),
+    );
     // Three chunks go out at once; the failure rethrown is the first in order (write 1), though
     // later ones finish first.
     await expect(w.write(new Uint8Array(128 * 6))).rejects.toThrow('write 1 failed');

@@ -192,11 +192,14 @@ describe.each([
     const bf16 = new Uint16Array(n);
     for (let i = 0; i < n; i++) bf16[i] = i % 97 === 0 ? r[i]! & 0xffff : (r[i]! & 0x8000) | (0x3880 + (r[i]! % 0x0f00));
     let clean = 0;
-    for (let g = 0; g + 32 <= n; g += 32) if (bf16.subarray(g, g + 32).every((b) => (b & 0x7fff) - 0x3880 >>> 0 < 0x0f00)) clean++;
+    for (let g = 0; g + 32 <= n; g += 32) if (bf16.subarray(g, g + 32).every((b) => ((b & 0x7fff) - 0x3880) >>> 0 < 0x0f00)) clean++;
     expect(clean).toBeGreaterThan(1000);
     expect(clean).toBeLessThan(n / 32 - 1000);
     const f32 = widenToF32Bits(bytesOf(bf16), 'BF16');
-    for (const [dtype, all] of [['BF16', bf16], ['F32', f32]] as const) {
+    for (const [dtype, all] of [
+      ['BF16', bf16],
+      ['F32', f32],
+    ] as const) {
       for (const type of TYPES) {
         // Q8_0 takes whole blocks; the others also a tail that fills neither a group nor a vector.
         const src = type === 'Q8_0' ? all.subarray(0, n - (n % 32)) : all;
@@ -217,7 +220,7 @@ describe.each([
   });
 });
 
-describe('SIMD kernels on buffers in their own memory (the converter\'s arena)', () => {
+describe("SIMD kernels on buffers in their own memory (the converter's arena)", () => {
   it('are bit-identical for every count, tails of 1 to 7 values included, and count the non-finite values there', () => {
     const arena = acquireSimdArena(1 << 16, 1 << 16, 2, 2)!;
     expect(arena).not.toBeNull();

@@ -189,7 +189,13 @@ export function rowGatherOf(op: MatrixOp, shape: readonly number[]): RowGather |
   const { dims, ok } = rowAxesDims(op, shape[0]!);
   if (!ok) return undefined;
   // Within a block: the remaining axes, permuted as moveElements permutes them.
-  return { blockRows: shape[0]! / dims[0]!, order: permutedRows(dims.slice(1), op.perm.slice(1).map((p) => p - 1)) };
+  return {
+    blockRows: shape[0]! / dims[0]!,
+    order: permutedRows(
+      dims.slice(1),
+      op.perm.slice(1).map((p) => p - 1),
+    ),
+  };
 }
 
 export function applyOp(t: F32Tensor, op: MatrixOp): F32Tensor {
