@@ -174,7 +174,7 @@ export interface BrowserFloor {
    * only reads the file (each slice is a new ArrayBuffer; the peak grows with the file's size).
    */
   readRendererPeakRssBytes: number;
-  /** The output's bytes written through an OPFS sync access handle, flushed and closed. */
+  /** The output's bytes written through an OPFS sync access handle, then closed (not flushed, as the app leaves it). */
   storageWriteSeconds: number;
   /** The output's bytes written through a FileSystemWritableFileStream (two writes queued), closed. */
   pickerWriteSeconds: number;

@@ -1,9 +1,9 @@
 // The browser's own I/O floor, measured in a dedicated worker as the converter's worker does its
 // I/O (bench/browser.ts serves it): read a file the way the converter reads its input (6 MiB
 // Blob slices, two at a time), then write a given number of bytes the two ways it writes its
-// output (4 MiB chunks: through an OPFS sync access handle, then closed; and through a
-// FileSystemWritableFileStream, two writes queued, then closed). No conversion: no converter can
-// be faster in this browser than these.
+// output (4 MiB chunks: through an OPFS sync access handle, then closed, unflushed as the app
+// leaves it; and through a FileSystemWritableFileStream, two writes queued, then closed). No
+// conversion: no converter can be faster in this browser than these.
 const MiB = 1 << 20;
 
 onmessage = async (event) => {
@@ -31,7 +31,6 @@ onmessage = async (event) => {
     const handle = await root.getFileHandle('floor-storage.bin', { create: true });
     const access = await handle.createSyncAccessHandle();
     for (let at = 0; at < outputBytes; at += chunk.byteLength) access.write(chunk.subarray(0, Math.min(chunk.byteLength, outputBytes - at)), { at });
-    access.flush();
     access.close();
   } else if (step === 'picker') {
     const handle = await root.getFileHandle('floor-picker.bin', { create: true });

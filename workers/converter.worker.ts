@@ -157,14 +157,14 @@ async function openTarget(target: SaveTarget, plan: ConversionPlan): Promise<Ope
   const dir = await root.getDirectoryHandle(target.directory, { create: true });
   const fileHandle = await dir.getFileHandle(target.name, { create: true });
   const access = await fileHandle.createSyncAccessHandle();
-  access.truncate(0);
   const sink = syncHandleSink(access);
   let open = true;
   return {
     sink,
     async commit() {
       await sink.flush();
-      access.flush();
+      // No access.flush() (an fsync): this is a temporary file the page then offers as a
+      // download; like the CLI's output, it is left to the kernel's write-back.
       access.close();
       open = false;
       const file = await fileHandle.getFile();

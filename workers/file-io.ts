@@ -55,6 +55,8 @@ export interface WritableLike {
 /** The part of FileSystemSyncAccessHandle a sink needs. */
 export interface SyncHandleLike {
   write(data: Uint8Array<ArrayBuffer>, options: { at: number }): number;
+  getSize(): number;
+  truncate(size: number): void;
 }
 
 /**
@@ -80,8 +82,15 @@ export function writableSink(writable: WritableLike): FlushableSink {
   };
 }
 
-/** A sink writing through an OPFS sync access handle (the fallback). */
+/**
+ * A sink writing through an OPFS sync access handle (the fallback), from the file's start. A file
+ * holding bytes already is emptied first; an empty one (the worker always makes a new one) is
+ * left alone: on ext4 (most Linux disks) truncating a file to zero marks it as "rewritten in
+ * place", and its close then waits while the kernel starts writing all of it to the disk
+ * (`auto_da_alloc`): 0.35 s of a 1 GB conversion in Chromium, for a file that needs no such care.
+ */
 export function syncHandleSink(handle: SyncHandleLike): FlushableSink {
+  if (handle.getSize() > 0) handle.truncate(0);
   let at = 0;
   return {
     write(chunk) {

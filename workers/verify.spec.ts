@@ -83,6 +83,10 @@ describe('worker sinks and sources', () => {
         writes.push([at, n]);
         return n;
       },
+      getSize: () => 0,
+      truncate: () => {
+        throw new Error('an empty file must not be truncated');
+      },
     });
     await sink.write(new Uint8Array(6));
     await expect(sink.write(new Uint8Array(6))).rejects.toMatchObject({ code: 'io' });
@@ -90,6 +94,25 @@ describe('worker sinks and sources', () => {
       [0, 6],
       [6, 4],
     ]);
+  });
+
+  test('syncHandleSink empties a file that holds bytes, and leaves an empty one alone (no truncate: ext4 would flush it on close)', async () => {
+    const calls: string[] = [];
+    const handle = (size: number) => ({
+      write(data: Uint8Array, { at }: { at: number }) {
+        calls.push(`write ${at}+${data.byteLength}`);
+        return data.byteLength;
+      },
+      getSize: () => size,
+      truncate(n: number) {
+        calls.push(`truncate ${n}`);
+      },
+    });
+    await syncHandleSink(handle(5)).write(new Uint8Array(3));
+    expect(calls).toEqual(['truncate 0', 'write 0+3']);
+    calls.length = 0;
+    await syncHandleSink(handle(0)).write(new Uint8Array(3));
+    expect(calls).toEqual(['write 0+3']);
   });
 
   test("blobSource reads slices, into the caller's buffer too, and turns a failed read into an io error", async () => {
