@@ -40,6 +40,8 @@ describe('serializeGgufHeader', () => {
       { key: 'x.bool', type: 'BOOL', value: true },
       { key: 'x.f64', type: 'FLOAT64', value: 0.1 },
       { key: 'x.u64', type: 'UINT64', value: 2n ** 40n + 3n },
+      { key: 'x.u64.big', type: 'UINT64', value: 2n ** 64n - 2n },
+      { key: 'x.u64.number', type: 'UINT64', value: 2 ** 53 - 1 },
       { key: 'adapter.alora.invocation_tokens', type: 'ARRAY', itemType: 'UINT32', value: [1, 2, 4294967295] },
       { key: 'x.strings', type: 'ARRAY', itemType: 'STRING', value: ['a', '', 'ccc'] },
     ];
@@ -67,6 +69,8 @@ describe('serializeGgufHeader', () => {
     expect(md['x.bool']).toBe(true);
     expect(md['x.f64']).toBe(0.1);
     expect(BigInt(md['x.u64'] as bigint)).toBe(2n ** 40n + 3n);
+    expect(BigInt(md['x.u64.big'] as bigint)).toBe(2n ** 64n - 2n);
+    expect(BigInt(md['x.u64.number'] as bigint)).toBe(2n ** 53n - 1n);
     expect(md['adapter.alora.invocation_tokens']).toEqual([1, 2, 4294967295]);
     expect(md['x.strings']).toEqual(['a', '', 'ccc']);
     expect(Number(parsed.tensorDataOffset)).toBe(header.byteLength);

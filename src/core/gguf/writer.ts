@@ -107,7 +107,13 @@ class HeaderBuilder {
   }
   u64(v: number | bigint) {
     this.ensure(8);
-    this.view.setBigUint64(this.length, BigInt(v), true);
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) {
+      // Sizes, counts and offsets: two 32-bit halves, no BigInt made per value.
+      this.view.setUint32(this.length, v % 0x1_0000_0000, true);
+      this.view.setUint32(this.length + 4, Math.floor(v / 0x1_0000_0000), true);
+    } else {
+      this.view.setBigUint64(this.length, BigInt(v), true);
+    }
     this.length += 8;
   }
   i64(v: number | bigint) {

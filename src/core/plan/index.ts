@@ -144,7 +144,7 @@ export function planFrom(config: AdapterConfig, base: BaseConfig, fileTensors: r
     kvs,
     headerBytes: layout.headerBytes,
     totalBytes: layout.totalBytes,
-    sizeByOuttype: sizesByOuttype(checked.outputs, kvs, outtype, layout.totalBytes),
+    sizeByOuttype: sizesByOuttype(checked.outputs, kvs, outtype, layout),
     sources,
     skipped: found.skipped,
     normVectors: paired.norms.map((n) => n.tensor.name),

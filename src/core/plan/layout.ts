@@ -102,8 +102,17 @@ export function adapterKvs(config: AdapterConfig, name: string, ggufArchitecture
   return { kvs, refusals };
 }
 
-/** Assign types, sizes and offsets for an outtype; returns the header size and total size. */
-export function layOut(tensors: PlannedTensor[], kvs: GgufKv[], outtype: OutType): { tensors: PlannedTensor[]; headerBytes: number; totalBytes: number } {
+/**
+ * Assign types, sizes and offsets for an outtype; returns the header size and total size.
+ * `headerBytes`: the header's size when already known — it is the same in every outtype (a
+ * tensor's type and offset have fixed widths), so other outtypes' sizes need no serializing.
+ */
+export function layOut(
+  tensors: PlannedTensor[],
+  kvs: GgufKv[],
+  outtype: OutType,
+  knownHeaderBytes?: number,
+): { tensors: PlannedTensor[]; headerBytes: number; totalBytes: number } {
   let offset = 0;
   for (const t of tensors) {
     t.type = t.role === 'norm' ? 'F32' : tensorTypeFor(outtype, t.ne);
@@ -114,21 +123,27 @@ export function layOut(tensors: PlannedTensor[], kvs: GgufKv[], outtype: OutType
     t.offset = offset;
     offset = alignUp(offset + t.byteSize);
   }
-  const headerBytes = serializeGgufHeader(kvs, tensors).byteLength;
+  const headerBytes = knownHeaderBytes ?? serializeGgufHeader(kvs, tensors).byteLength;
   return { tensors, headerBytes, totalBytes: headerBytes + offset };
 }
 
 /** The file's size in every output type (the selector shows them), laid out on copies. */
-export function sizesByOuttype(outputs: readonly PlannedTensor[], kvs: GgufKv[], outtype: OutType, totalBytes: number): Record<OutType, number> {
+export function sizesByOuttype(
+  outputs: readonly PlannedTensor[],
+  kvs: GgufKv[],
+  outtype: OutType,
+  laidOut: { headerBytes: number; totalBytes: number },
+): Record<OutType, number> {
   return Object.fromEntries(
     OUTTYPES.map((o) => [
       o,
       o === outtype
-        ? totalBytes
+        ? laidOut.totalBytes
         : layOut(
             outputs.map((t) => ({ ...t })),
             kvs,
             o,
+            laidOut.headerBytes,
           ).totalBytes,
     ]),
   ) as Record<OutType, number>;

@@ -389,8 +389,10 @@ describe('stage 5: layout', () => {
     const { kvs } = adapterKvs(ctx.config, 'x', 'llama');
     const laid = layOut(mapPairs(bf16.pairs, ctx, []).outputs, kvs, 'f32');
     const before = laid.tensors.map((o) => [o.type, o.byteSize, o.offset]);
-    const sizes = sizesByOuttype(laid.tensors, kvs, 'f32', laid.totalBytes);
+    const sizes = sizesByOuttype(laid.tensors, kvs, 'f32', laid);
     expect(sizes.f32).toBe(laid.totalBytes);
+    // The header's size is reused for the other outtypes: the same as laying each out in full.
+    for (const o of ['f16', 'bf16', 'q8_0'] as const) expect(sizes[o]).toBe(layOut(laid.tensors.map((t) => ({ ...t })), kvs, o).totalBytes);
     // 224 elements: 4 bytes each in f32, 2 in f16 and bf16 (every size already 32-byte aligned);
     // q8_0 needs rows of 32, which these are not, so it falls back to f16's size.
     expect([sizes.f32 - sizes.f16, sizes.bf16, sizes.q8_0]).toEqual([448, sizes.f16, sizes.f16]);
