@@ -31,6 +31,12 @@ export default tseslint.config(
     languageOptions: { globals: globals.node },
   },
   {
+    // The command's entry is CommonJS on purpose (see its header).
+    files: ['bin/**/*.cjs'],
+    languageOptions: { globals: globals.node, sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['src/app/**/*.{ts,tsx}'],
     plugins: { 'react-hooks': reactHooks },
     rules: reactHooks.configs.recommended.rules,

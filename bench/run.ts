@@ -31,7 +31,7 @@ import { browserConvert, browserFloor, chromiumVersion, serveApp, type AppServer
 import { generateAdapter, type BenchDtype, type GeneratedAdapter } from './generate';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(ROOT, 'bin', 'lora2gguf.mjs');
+const BIN = join(ROOT, 'bin', 'lora2gguf.cjs');
 const HOOK = join(ROOT, 'bench', 'rusage-hook.mjs');
 const MB = 1e6;
 

@@ -502,5 +502,5 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   }).finally(() => process.off('SIGINT', onSigint));
 }
 
-// `tsx cli/main.ts` (npm run convert) runs it directly; bin/lora2gguf.mjs imports and calls main().
+// `tsx cli/main.ts` (npm run convert) runs it directly; bin/lora2gguf.cjs imports and calls main().
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();

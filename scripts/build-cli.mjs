@@ -2,7 +2,7 @@
 // dist-cli/lora2gguf.mjs and the chunks it loads on demand, so `lora2gguf` starts without
 // compiling TypeScript. What is imported dynamically (`publish`: @huggingface/hub, ~70 % of the
 // code) is split into its own chunk, so a conversion neither parses nor holds it.
-// Run by `npm install` / `npm ci` (the `prepare` script) and before the tests; bin/lora2gguf.mjs
+// Run by `npm install` / `npm ci` (the `prepare` script) and before the tests; bin/lora2gguf.cjs
 // falls back to the TypeScript sources (through tsx) when the bundle is missing or older than them.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';

@@ -1,7 +1,8 @@
 /**
- * bin/lora2gguf.mjs runs the prebuilt bundle when it is current, and the TypeScript sources
- * (through tsx, saying so) when the bundle is missing or older than them. Tried on a scratch
- * copy of the layout: bin/, dist-cli/, cli/, src/core/, and the repo's node_modules.
+ * bin/lora2gguf.cjs runs the prebuilt bundle when it is current, and the TypeScript sources
+ * (through tsx, saying so) when the bundle is missing or older than them; it sizes libuv's thread
+ * pool before the pool starts. Tried on a scratch copy of the layout: bin/, dist-cli/, cli/,
+ * src/core/, and the repo's node_modules.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
@@ -14,18 +15,19 @@ const REPO = join(import.meta.dirname, '..', '..');
 function layout() {
   const root = mkdtempSync(join(tmpdir(), 'l2g-bin-'));
   for (const d of ['bin', 'dist-cli', 'cli', 'src/core']) mkdirSync(join(root, d), { recursive: true });
-  copyFileSync(join(REPO, 'bin', 'lora2gguf.mjs'), join(root, 'bin', 'lora2gguf.mjs'));
+  copyFileSync(join(REPO, 'bin', 'lora2gguf.cjs'), join(root, 'bin', 'lora2gguf.cjs'));
   symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'));
   writeFileSync(join(root, 'package.json'), '{ "type": "module" }\n');
   writeFileSync(join(root, 'dist-cli', 'lora2gguf.mjs'), "export async function main() { console.log('ran the bundle'); }\n");
   writeFileSync(join(root, 'cli', 'main.ts'), "export async function main(): Promise<void> { console.log('ran the sources'); }\n");
   writeFileSync(join(root, 'src', 'core', 'index.ts'), 'export {};\n');
   const at = (path: string, seconds: number) => utimesSync(join(root, path), seconds, seconds);
-  const run = () => spawnSync(process.execPath, [join(root, 'bin', 'lora2gguf.mjs')], { encoding: 'utf8', timeout: 60_000 });
+  const run = (env: NodeJS.ProcessEnv = {}) =>
+    spawnSync(process.execPath, [join(root, 'bin', 'lora2gguf.cjs')], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
   return { root, at, run };
 }
 
-describe('bin/lora2gguf.mjs', () => {
+describe('bin/lora2gguf.cjs', () => {
   it('runs the bundle when it is newer than every source', () => {
     const l = layout();
     l.at('cli/main.ts', 1_000);
@@ -54,6 +56,38 @@ describe('bin/lora2gguf.mjs', () => {
     const r = l.run();
     expect(r.stdout).toBe('ran the sources\n');
     expect(r.stderr).toMatch(/missing or older/);
+    rmSync(l.root, { recursive: true, force: true });
+  });
+
+  it("starts libuv's thread pool with one thread, unless the user chose a size", () => {
+    const l = layout();
+    // A bundle that puts the pool to work (eight reads at once), then counts the process's threads.
+    writeFileSync(
+      join(l.root, 'dist-cli', 'lora2gguf.mjs'),
+      `import { readFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+export async function main() {
+  await Promise.all(Array.from({ length: 8 }, () => readFile(new URL(import.meta.url))));
+  console.log(process.env.UV_THREADPOOL_SIZE, readdirSync('/proc/self/task').length);
+}
+`,
+    );
+    l.at('cli/main.ts', 1_000);
+    l.at('src/core/index.ts', 1_000);
+    l.at('dist-cli/lora2gguf.mjs', 2_000);
+    const env = { ...process.env };
+    delete env.UV_THREADPOOL_SIZE;
+    const parse = (r: { stdout: string; stderr: string }) => {
+      expect(r.stderr).toBe('');
+      const [size, threads] = r.stdout.trim().split(' ');
+      return { size, threads: Number(threads) };
+    };
+    const ours = parse(spawnSync(process.execPath, [join(l.root, 'bin', 'lora2gguf.cjs')], { encoding: 'utf8', timeout: 60_000, env }));
+    const chosen = parse(l.run({ UV_THREADPOOL_SIZE: '4' }));
+    expect(ours.size).toBe('1');
+    expect(chosen.size).toBe('4');
+    // The pool really has one thread: three fewer than the same process with four.
+    expect(chosen.threads - ours.threads).toBe(3);
     rmSync(l.root, { recursive: true, force: true });
   });
 });

@@ -14,7 +14,7 @@ import { bytesSource, convert, inspect, MemorySink } from '../../src/core';
 import { REFERENCE } from '../helpers/fixtures';
 import { peftToMlx, writeSafetensors } from '../helpers/mlx';
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'lora2gguf.mjs');
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'lora2gguf.cjs');
 const work = mkdtempSync(join(tmpdir(), 'l2g-cli-mlx-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 let n = 0;

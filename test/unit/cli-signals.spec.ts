@@ -13,7 +13,7 @@ import { FileSource, writeError } from '../../cli/node-io';
 
 const work = mkdtempSync(join(tmpdir(), 'l2g-signals-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'lora2gguf.mjs');
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'lora2gguf.cjs');
 
 describe('FileSource', () => {
   it('stops when the file changes size or is rewritten while it is read', async () => {

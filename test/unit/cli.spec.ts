@@ -1,5 +1,5 @@
 /**
- * The CLI as users run it: bin/lora2gguf.mjs spawned in a child process on reference fixtures,
+ * The CLI as users run it: bin/lora2gguf.cjs spawned in a child process on reference fixtures,
  * checked against the in-process core, plus its failure modes (usage, refusals, existing
  * output, interruption) and the atomic sink directly.
  */
@@ -19,7 +19,7 @@ import { readGguf } from '../helpers/gguf-read';
 import { buildSafetensors } from '../helpers/safetensors-build';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = join(ROOT, 'bin', 'lora2gguf.mjs');
+const BIN = join(ROOT, 'bin', 'lora2gguf.cjs');
 const work = mkdtempSync(join(tmpdir(), 'l2g-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
