@@ -4,7 +4,7 @@
  * `<out>` only when everything went well. Any failure or interruption removes the partial file.
  */
 import { link, open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
-import { rmSync } from 'node:fs';
+import { lstatSync, renameSync, rmSync } from 'node:fs';
 import { ConversionError, type ByteSink, type ByteSource } from '../src/core';
 
 /**
@@ -192,7 +192,7 @@ export class AtomicFileSink implements ByteSink {
   async commit(overwrite: boolean): Promise<void> {
     await this.handle.close();
     if (overwrite) {
-      await rename(this.tempPath, this.path);
+      await this.replace();
     } else {
       // link() fails if the target exists, so no file created meanwhile is replaced. Where hard
       // links are not supported (some network / FAT volumes), fall back to rename.
@@ -205,6 +205,40 @@ export class AtomicFileSink implements ByteSink {
       }
     }
     pending.delete(this.tempPath);
+  }
+
+  /**
+   * Put the output in place over whatever is at `path`. An existing file is first moved aside,
+   * then removed once the new one is in place: renamed over it instead, ext4 (`auto_da_alloc`,
+   * its guard for files replaced by rename) starts writing the whole new file back to the disk and
+   * waits — 0.49 s for a 1 GB output, against 0.18 s to remove the old one. The two renames run
+   * back to back, synchronously (an interruption cannot fall between them); if the second fails
+   * the old file is put back. Anything but a file or a link at `path` (a folder) is renamed over
+   * as before, and fails the same way.
+   */
+  private async replace(): Promise<void> {
+    let replaced: string | null = null;
+    try {
+      const existing = lstatSync(this.path);
+      if (existing.isFile() || existing.isSymbolicLink()) replaced = `${this.path}.replaced-${process.pid}`;
+    } catch {
+      // Nothing there (or not ours to look at): a plain rename.
+    }
+    if (!replaced) {
+      await rename(this.tempPath, this.path);
+      return;
+    }
+    renameSync(this.path, replaced);
+    try {
+      renameSync(this.tempPath, this.path);
+    } catch (e) {
+      renameSync(replaced, this.path);
+      throw e;
+    }
+    // From here the old file is a leftover: removed now, or by the exit handlers if interrupted.
+    pending.add(replaced);
+    await rm(replaced, { force: true });
+    pending.delete(replaced);
   }
 
   /** Close and delete the partial file. Safe to call more than once. */

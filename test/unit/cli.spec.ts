@@ -4,7 +4,7 @@
  * output, interruption) and the atomic sink directly.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -282,6 +282,36 @@ describe('AtomicFileSink', () => {
     expect(sink.bytesWritten).toBeGreaterThan(0);
     await sink.abort();
     expect(readdirSync(dir)).toEqual(['a.gguf']);
+  });
+
+  it('overwriting replaces a file, a link and nothing at all alike, leaving nothing beside them; a folder there stays and fails the commit', async () => {
+    const dir = freshDir();
+    const write = async (target: string, bytes: number[]) => {
+      const sink = await AtomicFileSink.create(target);
+      await sink.write(Uint8Array.from(bytes));
+      return sink;
+    };
+    const file = join(dir, 'f.gguf');
+    writeFileSync(file, 'old contents');
+    const other = join(dir, 'other.gguf');
+    writeFileSync(other, 'kept');
+    const link = join(dir, 'l.gguf');
+    symlinkSync(other, link);
+    for (const target of [file, link, join(dir, 'new.gguf')]) {
+      await (await write(target, [5, 6, 7])).commit(true);
+      expect([...readFileSync(target)], target).toEqual([5, 6, 7]);
+      expect(lstatSync(target).isFile()).toBe(true);
+    }
+    // The link was replaced, not followed: the file it pointed at is untouched.
+    expect(readFileSync(other, 'utf8')).toBe('kept');
+    const folder = join(dir, 'd.gguf');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'inside'), 'x');
+    const sink = await write(folder, [1]);
+    await expect(sink.commit(true)).rejects.toThrow();
+    await sink.abort();
+    expect(readFileSync(join(folder, 'inside'), 'utf8')).toBe('x');
+    expect(readdirSync(dir).sort()).toEqual(['d.gguf', 'f.gguf', 'l.gguf', 'new.gguf', 'other.gguf']);
   });
 
   it('refuses to replace a file that appeared meanwhile unless overwriting', async () => {

@@ -104,7 +104,7 @@ export function adapterKvs(config: AdapterConfig, name: string, ggufArchitecture
 
 /**
  * Assign types, sizes and offsets for an outtype; returns the header size and total size.
- * `headerBytes`: the header's size when already known — it is the same in every outtype (a
+ * `knownHeaderBytes`: the header's size when already known — it is the same in every outtype (a
  * tensor's type and offset have fixed widths), so other outtypes' sizes need no serializing.
  */
 export function layOut(
