@@ -75,14 +75,12 @@ export async function main() {
     l.at('cli/main.ts', 1_000);
     l.at('src/core/index.ts', 1_000);
     l.at('dist-cli/lora2gguf.mjs', 2_000);
-    const env = { ...process.env };
-    delete env.UV_THREADPOOL_SIZE;
     const parse = (r: { stdout: string; stderr: string }) => {
       expect(r.stderr).toBe('');
       const [size, threads] = r.stdout.trim().split(' ');
       return { size, threads: Number(threads) };
     };
-    const ours = parse(spawnSync(process.execPath, [join(l.root, 'bin', 'lora2gguf.cjs')], { encoding: 'utf8', timeout: 60_000, env }));
+    const ours = parse(l.run({ UV_THREADPOOL_SIZE: undefined }));
     const chosen = parse(l.run({ UV_THREADPOOL_SIZE: '4' }));
     expect(ours.size).toBe('1');
     expect(chosen.size).toBe('4');

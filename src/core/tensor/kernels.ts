@@ -177,7 +177,7 @@ export function encodeElements(
   at: number,
   stats: KernelStats = { nonFinite: 0 },
 ): number {
-  const viaSimd = encodeElementsSimd(dtype, src, from, count, type, out, at, encodeElementsJs, stats);
+  const viaSimd = encodeElementsSimd(dtype, src, from, count, type, out, at, stats, encodeElementsJs);
   return viaSimd >= 0 ? viaSimd : encodeElementsJs(dtype, src, from, count, type, out, at, stats);
 }
 

@@ -102,8 +102,8 @@ const KERNELS: Partial<Record<SourceDtype, Partial<Record<GgmlTypeName, Kernel>>
   F32: { F16: conv('f32_to_f16', 4, 2), BF16: conv('f32_to_bf16', 4, 2), Q8_0: q8('q8_0_f32', 4) },
 };
 
-/** What the JavaScript kernels do for the few elements the SIMD ones leave (tails, NaN blocks). */
-export type FallbackKernel = (
+/** An encoder's arguments: `count` elements of `src` from `from`, into `out` at `at`, NaN/Inf counted in `stats`. */
+type EncodeArgs = [
   dtype: SourceDtype,
   src: Uint16Array | Uint32Array,
   from: number,
@@ -112,25 +112,19 @@ export type FallbackKernel = (
   out: Uint8Array,
   at: number,
   stats: KernelStats,
-) => number;
+];
+
+/** What the JavaScript kernels do for the few elements the SIMD ones leave (tails, NaN blocks). */
+export type FallbackKernel = (...args: EncodeArgs) => number;
 
 /**
  * Encode with a SIMD kernel if there is one for this pair; returns the bytes written, or -1 when
  * the caller's JavaScript kernel must do it. `fallback` encodes the leftovers: the last elements
  * that do not fill a vector, and Q8_0 blocks holding a NaN. Called once per chunk, and once per
  * row of a permuted tensor: no allocation on the in-place path (0.4 µs a call measured before).
+ * (Typed from EncodeArgs, but with plain parameters: no rest array per call.)
  */
-export function encodeElementsSimd(
-  dtype: SourceDtype,
-  src: Uint16Array | Uint32Array,
-  from: number,
-  count: number,
-  type: GgmlTypeName,
-  out: Uint8Array,
-  at: number,
-  fallback: FallbackKernel,
-  stats: KernelStats,
-): number {
+export const encodeElementsSimd: (...args: [...EncodeArgs, fallback: FallbackKernel]) => number = (dtype, src, from, count, type, out, at, stats, fallback) => {
   const kernel = enabled ? KERNELS[dtype]?.[type] : undefined;
   const e = kernel ? load() : null;
   if (!kernel || !e) return -1;
@@ -202,7 +196,7 @@ export function encodeElementsSimd(
     done += n;
   }
   return pos - at;
-}
+};
 
 /**
  * How many of `count` elements from `src[from]` are NaN or infinite, with the SIMD scan (in place
