@@ -209,6 +209,32 @@ describe.each([
     }
   });
 
+  it('BF16 → F16 on data mostly below the f16 normal range (a LoRA B): its middle lane for groups with nothing to overflow', () => {
+    // Runs of groups whose values are all below 2^-14 (f16 subnormals, zeros, bf16 subnormals,
+    // and those that round up to the smallest normal), runs mixing them with normal values —
+    // the two bf16s of a 32-bit lane differing in kind both ways — and now and then a value at
+    // or past the overflow edge (0x4780) or NaN/Inf, which sends its group to the general body.
+    const n = 100_003;
+    const r = words(n, 4242);
+    const bf16 = new Uint16Array(n);
+    const edges = [0x0000, 0x0001, 0x007f, 0x0080, 0x3300, 0x337f, 0x3380, 0x3381, 0x387f, 0x3880, 0x477f, 0x4780, 0x7f80, 0x7fc1];
+    for (let i = 0; i < n; i++) {
+      const w = r[i]!;
+      const sign = w & 0x8000;
+      const run = Math.floor(i / 256) % 3;
+      let m = w % 0x3880; // below the f16 normal range
+      if (run === 1 && w & 0x10000) m = 0x3880 + (w % 0x0f00); // mixed with normal values
+      if (run === 2 && i % 61 === 0) m = edges[(w >>> 20) % edges.length]!;
+      bf16[i] = sign | m;
+    }
+    let middle = 0;
+    for (let g = 0; g + 32 <= n; g += 32)
+      if (bf16.subarray(g, g + 32).every((b) => (b & 0x7fff) < 0x4780) && bf16.subarray(g, g + 32).some((b) => (b & 0x7fff) < 0x3880)) middle++;
+    expect(middle).toBeGreaterThan(2000);
+    expect(firstDifference(fast('BF16', bf16, 'F16', 32, 3), plain('BF16', bf16, 'F16'))).toBe(-1);
+    expect(firstDifference(fast('BF16', bf16, 'F16'), plain('BF16', bf16, 'F16'))).toBe(-1);
+  });
+
   it('across the SIMD pieces (over 1 MiB) with a tail that fills no vector', () => {
     for (const dtype of DTYPES) {
       for (const type of TYPES) {
