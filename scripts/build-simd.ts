@@ -226,6 +226,23 @@ function bf16ToF16Finite(m: string): string {
   return `(v128.bitselect ${subnormal} ${normal} (i16x8.lt_u ${m} ${i16x8('0x3880')}))`;
 }
 
+const abs32 = (v: string) => `(v128.and ${v} ${i32x4('0x7fffffff')})`;
+
+/** |x| in the f16 normal range, rounded to its 13 dropped bits (ties to even); still to rebias by −0x1c000. */
+const f32ToF16Rounded = (m: string) =>
+  `(i32x4.shr_u (i32x4.add (i32x4.add ${m} ${i32x4('0xfff')}) (v128.and (i32x4.shr_u ${m} (i32.const 13)) ${i32x4(1)})) (i32.const 13))`;
+
+/**
+ * F32 → F16 of four magnitudes below the f16 overflow (|x| < 65536; a carry that rounds up to
+ * infinity is right): integer rounding in the normal range, the f32 sum |x| + 0.5 below it — as
+ * the general body (f32ToF16) does, without its overflow and NaN cases.
+ */
+const f32ToF16Finite = (m: string) =>
+  `(v128.bitselect (i32x4.sub (f32x4.add ${m} (v128.const f32x4 0.5 0.5 0.5 0.5)) ${i32x4('0x3f000000')}) (i32x4.sub ${f32ToF16Rounded(m)} ${i32x4('0x1c000')}) (i32x4.lt_u ${m} ${i32x4('0x38800000')}))`;
+
+/** The sign bits of the eight f32 values in $v{k} and $m{k}, as f16 sign bits. */
+const signs16 = (k: number) => `(v128.and ${high16(`(local.get $v${k})`, `(local.get $m${k})`)} ${i16x8('0x8000')})`;
+
 /** f32 bits → bf16 bits (i32x4, result in the high half): NaN quieted, else ties to even. */
 function f32ToBf16(f: string): string {
   return `(v128.bitselect
@@ -348,7 +365,30 @@ ${unrolledLoop(
       `(v128.store offset=${16 * k} (local.get $dst) (v128.or ${bf16ToF16Finite(`(local.get $m${k})`)} (v128.and (local.get $v${k}) ${i16x8('0x8000')})))`,
   },
 )}
-${loop('f32_to_f16', 32, 16, CONVERT_LOCALS, storeF16('(v128.load (local.get $src))', '(v128.load offset=16 (local.get $src))'))}
+${unrolledLoop(
+  'f32_to_f16',
+  32,
+  16,
+  CONVERT_LOCALS,
+  storeF16('(v128.load (local.get $src))', '(v128.load offset=16 (local.get $src))'),
+  {
+    // Eight values per k: $v{k} holds the first four, $m{k} the next four (as loaded, signs and all).
+    load: (k) => [`(local.set $v${k} (v128.load offset=${32 * k} (local.get $src)))`, `(local.set $m${k} (v128.load offset=${32 * k + 16} (local.get $src)))`],
+    // Zero unless a lane is outside the f16 normal range: |x| - 2^-14 wraps past 0x0f000000.
+    check: (k) =>
+      `(v128.or (i32x4.ge_u (i32x4.sub ${abs32(`(local.get $v${k})`)} ${i32x4('0x38800000')}) ${i32x4('0x0f000000')}) (i32x4.ge_u (i32x4.sub ${abs32(`(local.get $m${k})`)} ${i32x4('0x38800000')}) ${i32x4('0x0f000000')}))`,
+    // In range: integer rounding alone; the exponent's rebias (−0x1c000) is taken in 16 bits.
+    store: (k) =>
+      `(v128.store offset=${16 * k} (local.get $dst) (v128.or (i16x8.sub ${narrow16(f32ToF16Rounded(abs32(`(local.get $v${k})`)), f32ToF16Rounded(abs32(`(local.get $m${k})`)))} ${i16x8('0xc000')}) ${signs16(k)}))`,
+  },
+  {
+    // Zero unless a lane overflows f16 or is NaN or infinite (|x| ≥ 65536).
+    check: (k) =>
+      `(v128.or (i32x4.ge_u ${abs32(`(local.get $v${k})`)} ${i32x4('0x47800000')}) (i32x4.ge_u ${abs32(`(local.get $m${k})`)} ${i32x4('0x47800000')}))`,
+    store: (k) =>
+      `(v128.store offset=${16 * k} (local.get $dst) (v128.or ${narrow16(f32ToF16Finite(abs32(`(local.get $v${k})`)), f32ToF16Finite(abs32(`(local.get $m${k})`)))} ${signs16(k)}))`,
+  },
+)}
 ${loop('f32_to_bf16', 32, 16, CONVERT_LOCALS, [
   '(local.set $v (v128.load (local.get $src)))',
   '(local.set $w (v128.load offset=16 (local.get $src)))',

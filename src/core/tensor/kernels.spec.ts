@@ -235,6 +235,34 @@ describe.each([
     expect(firstDifference(fast('BF16', bf16, 'F16'), plain('BF16', bf16, 'F16'))).toBe(-1);
   });
 
+  it('F32 → F16 in all three lanes: groups in the normal range, groups with small values, groups with an overflow, NaN or infinity', () => {
+    // Full 23-bit mantissas, so every rounding case (ties to even, carries into the exponent and
+    // up to infinity) is met in the fast lane (all normal), the middle one (some below 2^-14)
+    // and the general body (something at or past 65536, NaN, ±Inf).
+    const n = 120_007;
+    const r = words(n, 9090);
+    const f32 = new Uint32Array(n);
+    const edges = [
+      0x00000000, 0x00000001, 0x007fffff, 0x00800000, 0x33000000, 0x33000001, 0x337fffff, 0x33800000, 0x387fefff, 0x387ff000, 0x387fffff, 0x38800000,
+      0x38801000, 0x38803000, 0x477fe000, 0x477fefff, 0x477ff000, 0x477fffff, 0x47800000, 0x7f7fffff, 0x7f800000, 0x7f800001, 0x7fc00000, 0x7f802000,
+    ];
+    for (let i = 0; i < n; i++) {
+      const w = r[i]!;
+      const sign = (w & 1) << 31;
+      const run = Math.floor(i / 320) % 4;
+      const mantissa = (w >>> 1) & 0x7fffff;
+      // run 0: normal only; 1: mostly below 2^-14; 2: mixed; 3: normal with an edge value now and then.
+      let exponent = 113 + ((w >>> 24) % 30); // 2^-14 … 2^15
+      if (run === 1 || (run === 2 && w & 0x80000000)) exponent = (w >>> 24) % 113;
+      let bits = (exponent << 23) | mantissa;
+      if (i % 3 === 0) bits = (bits & ~0x1fff) | ((w >>> 9) & 1 ? 0x1000 : 0x0fff); // ties and near-ties
+      if (run === 3 && i % 53 === 0) bits = edges[(w >>> 8) % edges.length]!;
+      f32[i] = (sign | bits) >>> 0;
+    }
+    expect(firstDifference(fast('F32', f32, 'F16', 32, 3), plain('F32', f32, 'F16'))).toBe(-1);
+    expect(firstDifference(fast('F32', f32, 'F16'), plain('F32', f32, 'F16'))).toBe(-1);
+  });
+
   it('across the SIMD pieces (over 1 MiB) with a tail that fills no vector', () => {
     for (const dtype of DTYPES) {
       for (const type of TYPES) {
