@@ -235,6 +235,35 @@ describe.each([
     expect(firstDifference(fast('BF16', bf16, 'F16'), plain('BF16', bf16, 'F16'))).toBe(-1);
   });
 
+  it('Q8_0 with block scales across f16 (subnormal, normal, overflowing d), four blocks at a time and an odd one among them', () => {
+    // Each block is scaled so its d = amax / 127 falls anywhere from far below f16's subnormals
+    // to past its largest value; now and then a block holds a NaN, an infinity, or an amax so
+    // small that 1/d overflows, which sends its four to the block-by-block path.
+    const blocks = 6000;
+    const r = words(blocks * 33, 5150);
+    const f32 = new Float32Array(blocks * 32);
+    const f32Bits = new Uint32Array(f32.buffer);
+    for (let b = 0; b < blocks; b++) {
+      const e = -40 + (r[b * 33]! % 60); // d from ~2^-47 to ~2^19
+      // amax itself is in the block (at a random place, either sign), with any mantissa.
+      const scale = 2 ** e * 127 * (1 + (r[b * 33 + 1]! >>> 8) / 2 ** 24);
+      for (let j = 0; j < 32; j++) f32[b * 32 + j] = ((r[b * 33 + 1 + j]! / 2 ** 32) * 2 - 1) * scale;
+      f32[b * 32 + (r[b * 33 + 2]! % 32)] = r[b * 33 + 3]! & 1 ? scale : -scale;
+      const odd = r[b * 33]! >>> 24;
+      if (odd < 3) f32Bits[b * 32 + odd * 7] = [0x7fc00000, 0x7f800000, 0x00000001][odd]!;
+      if (odd === 3) f32.fill(0, b * 32, b * 32 + 32);
+    }
+    const bf16 = new Uint16Array(f32Bits.length);
+    for (let i = 0; i < bf16.length; i++) bf16[i] = f32Bits[i]! >>> 16;
+    for (const [dtype, src] of [
+      ['F32', f32Bits],
+      ['BF16', bf16],
+    ] as const) {
+      expect(firstDifference(fast(dtype, src, 'Q8_0', 32, 3), plain(dtype, src, 'Q8_0')), dtype).toBe(-1);
+      expect(firstDifference(fast(dtype, src, 'Q8_0'), plain(dtype, src, 'Q8_0')), dtype).toBe(-1);
+    }
+  });
+
   it('F32 → F16 in all three lanes: groups in the normal range, groups with small values, groups with an overflow, NaN or infinity', () => {
     // Full 23-bit mantissas, so every rounding case (ties to even, carries into the exponent and
     // up to infinity) is met in the fast lane (all normal), the middle one (some below 2^-14)
