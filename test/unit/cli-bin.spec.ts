@@ -22,8 +22,8 @@ function layout() {
   writeFileSync(join(root, 'cli', 'main.ts'), "export async function main(): Promise<void> { console.log('ran the sources'); }\n");
   writeFileSync(join(root, 'src', 'core', 'index.ts'), 'export {};\n');
   const at = (path: string, seconds: number) => utimesSync(join(root, path), seconds, seconds);
-  const run = (env: NodeJS.ProcessEnv = {}, args: string[] = []) =>
-    spawnSync(process.execPath, [join(root, 'bin', 'lora2gguf.cjs'), ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
+  const run = (env: NodeJS.ProcessEnv = {}) =>
+    spawnSync(process.execPath, [join(root, 'bin', 'lora2gguf.cjs')], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
   return { root, at, run };
 }
 
@@ -59,9 +59,9 @@ describe('bin/lora2gguf.cjs', () => {
     rmSync(l.root, { recursive: true, force: true });
   });
 
-  /** A layout whose bundle puts the pool to work (eight reads at once), then prints its size and the process's threads. */
-  function poolLayout() {
+  it("starts libuv's thread pool with one thread, unless the user chose a size", () => {
     const l = layout();
+    // A bundle that puts the pool to work (eight reads at once), then counts the process's threads.
     writeFileSync(
       join(l.root, 'dist-cli', 'lora2gguf.mjs'),
       `import { readFile } from 'node:fs/promises';
@@ -75,74 +75,17 @@ export async function main() {
     l.at('cli/main.ts', 1_000);
     l.at('src/core/index.ts', 1_000);
     l.at('dist-cli/lora2gguf.mjs', 2_000);
-    return l;
-  }
-
-  const parse = (r: { stdout: string; stderr: string }) => {
-    expect(r.stderr).toBe('');
-    const [size, threads] = r.stdout.trim().split(' ');
-    return { size, threads: Number(threads) };
-  };
-
-  /** An adapter folder whose safetensors holds tensors of these dtypes and byte sizes. */
-  function adapterDir(parent: string, name: string, tensors: [dtype: string, bytes: number][], file = 'adapter_model.safetensors'): string {
-    const dir = join(parent, name);
-    mkdirSync(dir);
-    const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-    let at = 0;
-    tensors.forEach(([dtype, bytes], i) => {
-      header[`t${i}`] = { dtype, shape: [bytes / (dtype === 'F32' ? 4 : 2)], data_offsets: [at, at + bytes] };
-      at += bytes;
-    });
-    const json = Buffer.from(JSON.stringify(header));
-    const size = Buffer.alloc(8);
-    size.writeBigUInt64LE(BigInt(json.byteLength));
-    writeFileSync(join(dir, file), Buffer.concat([size, json, Buffer.alloc(at)]));
-    return dir;
-  }
-
-  it("starts libuv's thread pool with one thread, unless the user chose a size", () => {
-    const l = poolLayout();
+    const parse = (r: { stdout: string; stderr: string }) => {
+      expect(r.stderr).toBe('');
+      const [size, threads] = r.stdout.trim().split(' ');
+      return { size, threads: Number(threads) };
+    };
     const ours = parse(l.run({ UV_THREADPOOL_SIZE: undefined }));
     const chosen = parse(l.run({ UV_THREADPOOL_SIZE: '4' }));
     expect(ours.size).toBe('1');
     expect(chosen.size).toBe('4');
     // The pool really has one thread: three fewer than the same process with four.
     expect(chosen.threads - ours.threads).toBe(3);
-    rmSync(l.root, { recursive: true, force: true });
-  });
-
-  it('gives the pool two threads when the conversion writes at least as many bytes as it reads', () => {
-    const l = poolLayout();
-    const bf16 = adapterDir(l.root, 'bf16', [
-      ['BF16', 4096],
-      ['F32', 1024],
-    ]);
-    const f32 = adapterDir(l.root, 'f32', [['F32', 8192]]);
-    const mlx = adapterDir(l.root, 'mlx', [['F16', 2048]], 'adapters.safetensors');
-    const size = (...args: string[]) => parse(l.run({ UV_THREADPOOL_SIZE: undefined }, args)).size;
-    // 16-bit (most of the bytes) → f16, bf16, auto, f32 (the default): two; → q8_0: one.
-    expect(size(bf16, '--outtype', 'f16')).toBe('2');
-    expect(size(bf16, '--base', f32, '--outtype=BF16')).toBe('2');
-    expect(size(bf16, '--outtype', 'auto')).toBe('2');
-    expect(size(bf16)).toBe('2');
-    expect(size(bf16, '--outtype', 'q8_0')).toBe('1');
-    // F32 → f16 halves the bytes: one; F32 → f32: two.
-    expect(size(f32, '--outtype', 'f16')).toBe('1');
-    expect(size(f32, '--outtype', 'f32')).toBe('2');
-    expect(size(mlx, '--outtype', 'f16')).toBe('2');
-    // No adapter among the arguments, an unknown outtype, a damaged header: one.
-    expect(size('--outtype', 'f16')).toBe('1');
-    expect(size(bf16, '--outtype', 'f8')).toBe('1');
-    const broken = join(l.root, 'broken');
-    mkdirSync(broken);
-    writeFileSync(join(broken, 'adapter_model.safetensors'), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x7b]));
-    expect(size(broken, '--outtype', 'f16')).toBe('1');
-    // The user's choice wins, and two really is two threads: one more than one.
-    expect(parse(l.run({ UV_THREADPOOL_SIZE: '1' }, [bf16, '--outtype', 'f16'])).size).toBe('1');
-    const two = parse(l.run({ UV_THREADPOOL_SIZE: undefined }, [bf16, '--outtype', 'f16']));
-    const one = parse(l.run({ UV_THREADPOOL_SIZE: undefined }, [bf16, '--outtype', 'q8_0']));
-    expect(two.threads - one.threads).toBe(1);
     rmSync(l.root, { recursive: true, force: true });
   });
 });
