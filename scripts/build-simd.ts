@@ -41,15 +41,7 @@ function f32ToF16(f: string, m: string): string[] {
     `(local.set $f ${f})`,
     `(local.set ${m} (v128.and (local.get $f) ${i32x4('0x7fffffff')}))`,
     `(local.set $nm (v128.and (i32x4.shr_u (local.get ${m}) (i32.const 13)) ${i32x4('0x3ff')}))`,
-    `(local.set $h
-      (v128.bitselect
-        (i32x4.sub (f32x4.add (local.get ${m}) (v128.const f32x4 0.5 0.5 0.5 0.5)) ${i32x4('0x3f000000')})
-        (i32x4.sub
-          (i32x4.shr_u
-            (i32x4.add (i32x4.add (local.get ${m}) ${i32x4('0xfff')}) (v128.and (i32x4.shr_u (local.get ${m}) (i32.const 13)) ${i32x4(1)}))
-            (i32.const 13))
-          ${i32x4('0x1c000')})
-        (i32x4.lt_u (local.get ${m}) ${i32x4('0x38800000')})))`,
+    `(local.set $h ${f32ToF16Finite(`(local.get ${m})`)})`,
     `(local.set $h (v128.bitselect ${i32x4('0x7c00')} (local.get $h) (i32x4.ge_u (local.get ${m}) ${i32x4('0x47800000')})))`,
     `(local.set $h
       (v128.bitselect
@@ -123,7 +115,7 @@ function unrolledLoop(
             (local.set $dst (i32.add (local.get $dst) (i32.const ${groupOut})))`;
   // A group failing the fast test takes the middle lane if it passes the middle test, else the general body.
   const notFast = middle
-    ? `(if (${any(middle.check).slice(1, -1)})
+    ? `(if ${any(middle.check)}
               (then
             ${vectorByVector})
               (else
@@ -287,18 +279,21 @@ function q8Block(): string[] {
  * magnitudes' order, and a NaN is above +inf), and their largest in every lane of $a; a block
  * holding a NaN or an infinity is left to the caller.
  */
-function q8Amax(): string[] {
+function q8Amax(exit = '$done'): string[] {
   const absBits = (k: number) => `(local.get $u${k})`;
   const max = (a: string, b: string) => `(i32x4.max_u ${a} ${b})`;
   return [
-    ...Array.from({ length: 8 }, (_, k) => `(local.set $u${k} (v128.and (local.get $v${k}) ${i32x4('0x7fffffff')}))`),
+    ...q8Abs(),
     `(local.set $a ${max(max(max(absBits(0), absBits(1)), max(absBits(2), absBits(3))), max(max(absBits(4), absBits(5)), max(absBits(6), absBits(7))))})`,
     '(local.set $a (i32x4.max_u (local.get $a) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a) (local.get $a))))',
     '(local.set $a (i32x4.max_u (local.get $a) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $a) (local.get $a))))',
-    // A NaN or an infinity in the block: left to the caller.
-    '(br_if $done (i32.ge_u (i32x4.extract_lane 0 (local.get $a)) (i32.const 0x7f800000)))',
+    // A NaN or an infinity in the block: out to `exit` (the caller's, or the four's block-by-block path).
+    `(br_if ${exit} (i32.ge_u (i32x4.extract_lane 0 (local.get $a)) (i32.const 0x7f800000)))`,
   ];
 }
+
+/** |v| of the block's eight vectors $v0..$v7 into $u0..$u7. */
+const q8Abs = () => Array.from({ length: 8 }, (_, k) => `(local.set $u${k} ${abs32(`(local.get $v${k})`)})`);
 
 /** The 32 quantized values of the block in $v/$u with 1/d in every lane of $id, stored after its d at `at`. */
 function q8Quantize(at: number): string[] {
@@ -334,8 +329,9 @@ function q8Quantize(at: number): string[] {
  * Four blocks at once where the four are ordinary (no NaN or infinity, no 1/d that overflows):
  * their amax gathered into one vector, d and 1/d by two vector divisions instead of eight scalar
  * ones (each result exactly the scalar one's: IEEE division, lane by lane), the four d stored as
- * f16 by the vector formula of f32ToF16, then each block quantized with its lane of 1/d. Any other
- * four go block by block through `q8Block`. `load(base)` loads a block from `base` bytes past $src.
+ * f16 by f32ToF16Finite (infinity past f16's range), then each block quantized with its lane of
+ * 1/d. Any other four go block by block through `q8Block`. `load(base)` loads a block from `base`
+ * bytes past $src.
  */
 function q8Four(load: (base: number) => string[], inBytesPerBlock: number): string[] {
   const gather = (a: string, b: string) => `(i8x16.shuffle 0 1 2 3 16 17 18 19 0 1 2 3 16 17 18 19 ${a} ${b})`;
@@ -343,16 +339,9 @@ function q8Four(load: (base: number) => string[], inBytesPerBlock: number): stri
     `(i8x16.shuffle ${Array(4)
       .fill([0, 1, 2, 3].map((i) => 4 * b + i).join(' '))
       .join(' ')} (local.get $id4) (local.get $id4))`;
-  const phase1 = [0, 1, 2, 3].flatMap((b) => [
-    ...load(b * inBytesPerBlock),
-    ...q8Amax().map((l) => l.replace('(br_if $done', '(br_if $single')),
-    `(local.set $mb${b} (local.get $a))`,
-  ]);
-  const f16Of = (d: string) =>
-    `(v128.bitselect
-          (i32x4.sub (f32x4.add ${d} (v128.const f32x4 0.5 0.5 0.5 0.5)) ${i32x4('0x3f000000')})
-          (v128.bitselect ${i32x4('0x7c00')} (i32x4.sub ${f32ToF16Rounded(d)} ${i32x4('0x1c000')}) (i32x4.ge_u ${d} ${i32x4('0x47800000')}))
-          (i32x4.lt_u ${d} ${i32x4('0x38800000')}))`;
+  const phase1 = [0, 1, 2, 3].flatMap((b) => [...load(b * inBytesPerBlock), ...q8Amax('$single'), `(local.set $mb${b} (local.get $a))`]);
+  // d is positive and finite: f32ToF16Finite, and infinity past f16's range.
+  const f16Of = (d: string) => `(v128.bitselect ${i32x4('0x7c00')} ${f32ToF16Finite(d)} (i32x4.ge_u ${d} ${i32x4('0x47800000')}))`;
   return [
     '(block $single',
     '(br_if $single (i32.gt_u (i32.add (local.get $count) (i32.const 4)) (local.get $blocks)))',
@@ -365,7 +354,8 @@ function q8Four(load: (base: number) => string[], inBytesPerBlock: number): stri
     ...[0, 1, 2, 3].map((b) => `(i32.store16 offset=${34 * b} (local.get $dst) (i32x4.extract_lane ${b} (local.get $h)))`),
     ...[0, 1, 2, 3].flatMap((b) => [
       ...load(b * inBytesPerBlock),
-      ...Array.from({ length: 8 }, (_, k) => `(local.set $u${k} (v128.and (local.get $v${k}) ${i32x4('0x7fffffff')}))`),
+      // Loaded again rather than kept from the first pass: four blocks' values would not stay in registers.
+      ...q8Abs(),
       `(local.set $id ${splatLane(b)})`,
       ...q8Quantize(34 * b),
     ]),

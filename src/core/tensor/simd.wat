@@ -109,15 +109,7 @@
         (local.set $f (v128.load (local.get $src)))
         (local.set $m (v128.and (local.get $f) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
         (local.set $nm (v128.and (i32x4.shr_u (local.get $m) (i32.const 13)) (v128.const i32x4 0x3ff 0x3ff 0x3ff 0x3ff)))
-        (local.set $h
-      (v128.bitselect
-        (i32x4.sub (f32x4.add (local.get $m) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
-        (i32x4.sub
-          (i32x4.shr_u
-            (i32x4.add (i32x4.add (local.get $m) (v128.const i32x4 0xfff 0xfff 0xfff 0xfff)) (v128.and (i32x4.shr_u (local.get $m) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
-            (i32.const 13))
-          (v128.const i32x4 0x1c000 0x1c000 0x1c000 0x1c000))
-        (i32x4.lt_u (local.get $m) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))))
+        (local.set $h (v128.bitselect (i32x4.sub (f32x4.add (local.get $m) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)) (i32x4.sub (i32x4.shr_u (i32x4.add (i32x4.add (local.get $m) (v128.const i32x4 0xfff 0xfff 0xfff 0xfff)) (v128.and (i32x4.shr_u (local.get $m) (i32.const 13)) (v128.const i32x4 1 1 1 1))) (i32.const 13)) (v128.const i32x4 0x1c000 0x1c000 0x1c000 0x1c000)) (i32x4.lt_u (local.get $m) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))))
         (local.set $h (v128.bitselect (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00) (local.get $h) (i32x4.ge_u (local.get $m) (v128.const i32x4 0x47800000 0x47800000 0x47800000 0x47800000))))
         (local.set $h
       (v128.bitselect
@@ -130,15 +122,7 @@
         (local.set $f (v128.load offset=16 (local.get $src)))
         (local.set $m (v128.and (local.get $f) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
         (local.set $nm (v128.and (i32x4.shr_u (local.get $m) (i32.const 13)) (v128.const i32x4 0x3ff 0x3ff 0x3ff 0x3ff)))
-        (local.set $h
-      (v128.bitselect
-        (i32x4.sub (f32x4.add (local.get $m) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
-        (i32x4.sub
-          (i32x4.shr_u
-            (i32x4.add (i32x4.add (local.get $m) (v128.const i32x4 0xfff 0xfff 0xfff 0xfff)) (v128.and (i32x4.shr_u (local.get $m) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
-            (i32.const 13))
-          (v128.const i32x4 0x1c000 0x1c000 0x1c000 0x1c000))
-        (i32x4.lt_u (local.get $m) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))))
+        (local.set $h (v128.bitselect (i32x4.sub (f32x4.add (local.get $m) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)) (i32x4.sub (i32x4.shr_u (i32x4.add (i32x4.add (local.get $m) (v128.const i32x4 0xfff 0xfff 0xfff 0xfff)) (v128.and (i32x4.shr_u (local.get $m) (i32.const 13)) (v128.const i32x4 1 1 1 1))) (i32.const 13)) (v128.const i32x4 0x1c000 0x1c000 0x1c000 0x1c000)) (i32x4.lt_u (local.get $m) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))))
         (local.set $h (v128.bitselect (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00) (local.get $h) (i32x4.ge_u (local.get $m) (v128.const i32x4 0x47800000 0x47800000 0x47800000 0x47800000))))
         (local.set $h
       (v128.bitselect
@@ -173,15 +157,7 @@
         (local.set $f (v128.load (local.get $src)))
         (local.set $m (v128.and (local.get $f) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
         (local.set $nm (v128.and (i32x4.shr_u (local.get $m) (i32.const 13)) (v128.const i32x4 0x3ff 0x3ff 0x3ff 0x3ff)))
-        (local.set $h
-      (v128.bitselect
-        (i32x4.sub (f32x4.add (local.get $m) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
-        (i32x4.sub
-          (i32x4.shr_u
-            (i32x4.add (i32x4.add (local.get $m) (v128.const i32x4 0xfff 0xfff 0xfff 0xfff)) (v128.and (i32x4.shr_u (local.get $m) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
-            (i32.const 13))
-          (v128.const i32x4 0x1c000 0x1c000 0x1c000 0x1c000))
-        (i32x4.lt_u (local.get $m) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))))
+        (local.set $h (v128.bitselect (i32x4.sub (f32x4.add (local.get $m) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)) (i32x4.sub (i32x4.shr_u (i32x4.add (i32x4.add (local.get $m) (v128.const i32x4 0xfff 0xfff 0xfff 0xfff)) (v128.and (i32x4.shr_u (local.get $m) (i32.const 13)) (v128.const i32x4 1 1 1 1))) (i32.const 13)) (v128.const i32x4 0x1c000 0x1c000 0x1c000 0x1c000)) (i32x4.lt_u (local.get $m) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))))
         (local.set $h (v128.bitselect (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00) (local.get $h) (i32x4.ge_u (local.get $m) (v128.const i32x4 0x47800000 0x47800000 0x47800000 0x47800000))))
         (local.set $h
       (v128.bitselect
@@ -194,15 +170,7 @@
         (local.set $f (v128.load offset=16 (local.get $src)))
         (local.set $m (v128.and (local.get $f) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
         (local.set $nm (v128.and (i32x4.shr_u (local.get $m) (i32.const 13)) (v128.const i32x4 0x3ff 0x3ff 0x3ff 0x3ff)))
-        (local.set $h
-      (v128.bitselect
-        (i32x4.sub (f32x4.add (local.get $m) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
-        (i32x4.sub
-          (i32x4.shr_u
-            (i32x4.add (i32x4.add (local.get $m) (v128.const i32x4 0xfff 0xfff 0xfff 0xfff)) (v128.and (i32x4.shr_u (local.get $m) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
-            (i32.const 13))
-          (v128.const i32x4 0x1c000 0x1c000 0x1c000 0x1c000))
-        (i32x4.lt_u (local.get $m) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))))
+        (local.set $h (v128.bitselect (i32x4.sub (f32x4.add (local.get $m) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)) (i32x4.sub (i32x4.shr_u (i32x4.add (i32x4.add (local.get $m) (v128.const i32x4 0xfff 0xfff 0xfff 0xfff)) (v128.and (i32x4.shr_u (local.get $m) (i32.const 13)) (v128.const i32x4 1 1 1 1))) (i32.const 13)) (v128.const i32x4 0x1c000 0x1c000 0x1c000 0x1c000)) (i32x4.lt_u (local.get $m) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))))
         (local.set $h (v128.bitselect (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00) (local.get $h) (i32x4.ge_u (local.get $m) (v128.const i32x4 0x47800000 0x47800000 0x47800000 0x47800000))))
         (local.set $h
       (v128.bitselect
@@ -462,10 +430,7 @@
         (local.set $d4 (f32x4.div (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (i8x16.shuffle 0 1 2 3 16 17 18 19 0 1 2 3 16 17 18 19 (local.get $mb0) (local.get $mb1)) (i8x16.shuffle 0 1 2 3 16 17 18 19 0 1 2 3 16 17 18 19 (local.get $mb2) (local.get $mb3))) (v128.const f32x4 127 127 127 127)))
         (local.set $id4 (v128.andnot (f32x4.div (v128.const f32x4 1 1 1 1) (local.get $d4)) (f32x4.eq (local.get $d4) (v128.const f32x4 0 0 0 0))))
         (br_if $single (v128.any_true (i32x4.eq (local.get $id4) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
-        (local.set $h (v128.bitselect
-          (i32x4.sub (f32x4.add (local.get $d4) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
-          (v128.bitselect (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00) (i32x4.sub (i32x4.shr_u (i32x4.add (i32x4.add (local.get $d4) (v128.const i32x4 0xfff 0xfff 0xfff 0xfff)) (v128.and (i32x4.shr_u (local.get $d4) (i32.const 13)) (v128.const i32x4 1 1 1 1))) (i32.const 13)) (v128.const i32x4 0x1c000 0x1c000 0x1c000 0x1c000)) (i32x4.ge_u (local.get $d4) (v128.const i32x4 0x47800000 0x47800000 0x47800000 0x47800000)))
-          (i32x4.lt_u (local.get $d4) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))))
+        (local.set $h (v128.bitselect (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00) (v128.bitselect (i32x4.sub (f32x4.add (local.get $d4) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)) (i32x4.sub (i32x4.shr_u (i32x4.add (i32x4.add (local.get $d4) (v128.const i32x4 0xfff 0xfff 0xfff 0xfff)) (v128.and (i32x4.shr_u (local.get $d4) (i32.const 13)) (v128.const i32x4 1 1 1 1))) (i32.const 13)) (v128.const i32x4 0x1c000 0x1c000 0x1c000 0x1c000)) (i32x4.lt_u (local.get $d4) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))) (i32x4.ge_u (local.get $d4) (v128.const i32x4 0x47800000 0x47800000 0x47800000 0x47800000))))
         (i32.store16 offset=0 (local.get $dst) (i32x4.extract_lane 0 (local.get $h)))
         (i32.store16 offset=34 (local.get $dst) (i32x4.extract_lane 1 (local.get $h)))
         (i32.store16 offset=68 (local.get $dst) (i32x4.extract_lane 2 (local.get $h)))
@@ -983,10 +948,7 @@
         (local.set $d4 (f32x4.div (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (i8x16.shuffle 0 1 2 3 16 17 18 19 0 1 2 3 16 17 18 19 (local.get $mb0) (local.get $mb1)) (i8x16.shuffle 0 1 2 3 16 17 18 19 0 1 2 3 16 17 18 19 (local.get $mb2) (local.get $mb3))) (v128.const f32x4 127 127 127 127)))
         (local.set $id4 (v128.andnot (f32x4.div (v128.const f32x4 1 1 1 1) (local.get $d4)) (f32x4.eq (local.get $d4) (v128.const f32x4 0 0 0 0))))
         (br_if $single (v128.any_true (i32x4.eq (local.get $id4) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
-        (local.set $h (v128.bitselect
-          (i32x4.sub (f32x4.add (local.get $d4) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
-          (v128.bitselect (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00) (i32x4.sub (i32x4.shr_u (i32x4.add (i32x4.add (local.get $d4) (v128.const i32x4 0xfff 0xfff 0xfff 0xfff)) (v128.and (i32x4.shr_u (local.get $d4) (i32.const 13)) (v128.const i32x4 1 1 1 1))) (i32.const 13)) (v128.const i32x4 0x1c000 0x1c000 0x1c000 0x1c000)) (i32x4.ge_u (local.get $d4) (v128.const i32x4 0x47800000 0x47800000 0x47800000 0x47800000)))
-          (i32x4.lt_u (local.get $d4) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))))
+        (local.set $h (v128.bitselect (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00) (v128.bitselect (i32x4.sub (f32x4.add (local.get $d4) (v128.const f32x4 0.5 0.5 0.5 0.5)) (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)) (i32x4.sub (i32x4.shr_u (i32x4.add (i32x4.add (local.get $d4) (v128.const i32x4 0xfff 0xfff 0xfff 0xfff)) (v128.and (i32x4.shr_u (local.get $d4) (i32.const 13)) (v128.const i32x4 1 1 1 1))) (i32.const 13)) (v128.const i32x4 0x1c000 0x1c000 0x1c000 0x1c000)) (i32x4.lt_u (local.get $d4) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))) (i32x4.ge_u (local.get $d4) (v128.const i32x4 0x47800000 0x47800000 0x47800000 0x47800000))))
         (i32.store16 offset=0 (local.get $dst) (i32x4.extract_lane 0 (local.get $h)))
         (i32.store16 offset=34 (local.get $dst) (i32x4.extract_lane 1 (local.get $h)))
         (i32.store16 offset=68 (local.get $dst) (i32x4.extract_lane 2 (local.get $h)))
