@@ -4,7 +4,7 @@
  * `<out>` only when everything went well. Any failure or interruption removes the partial file.
  */
 import { link, open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
-import { lstatSync, renameSync, rmSync } from 'node:fs';
+import { fstatSync, lstatSync, readSync, renameSync, rmSync } from 'node:fs';
 import { ConversionError, type ByteSink, type ByteSource } from '../src/core';
 
 /**
@@ -45,7 +45,10 @@ export class FileSource implements ByteSource {
   /** Throws (code `io`) if the file's size or modification time changed since it was opened. */
   async assertUnchanged(): Promise<void> {
     this.sinceCheck = 0;
-    const { size, mtimeMs } = await this.handle.stat();
+    this.assertSame(await this.handle.stat());
+  }
+
+  private assertSame({ size, mtimeMs }: { size: number; mtimeMs: number }): void {
     if (size !== this.byteLength || mtimeMs !== this.mtimeMs) {
       throw new ConversionError(
         'io',
@@ -59,11 +62,7 @@ export class FileSource implements ByteSource {
   /** Fill `target` from `offset`: the converter's read-ahead reuses its buffers through this. */
   async readInto(offset: number, target: Uint8Array): Promise<void> {
     if (this.sinceCheck >= this.checkEveryBytes) await this.assertUnchanged();
-    const length = target.byteLength;
-    this.sinceCheck += length;
-    if (offset < 0 || offset + length > this.byteLength) {
-      throw new RangeError(`read past the end: ${offset}+${length} > ${this.byteLength}`);
-    }
+    const length = this.account(offset, target);
     let done = 0;
     while (done < length) {
       const chunk = Math.min(length - done, 1 << 30);
@@ -71,6 +70,34 @@ export class FileSource implements ByteSource {
       if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${offset + done}`);
       done += bytesRead;
     }
+  }
+
+  /**
+   * `readInto` on this thread (`readSync`): the converter makes some of its reads here when the
+   * thread pool, which also does all the writes, is the one holding the pace.
+   */
+  readIntoSync(offset: number, target: Uint8Array): void {
+    if (this.sinceCheck >= this.checkEveryBytes) {
+      this.sinceCheck = 0;
+      this.assertSame(fstatSync(this.handle.fd));
+    }
+    const length = this.account(offset, target);
+    let done = 0;
+    while (done < length) {
+      const bytesRead = readSync(this.handle.fd, target, done, Math.min(length - done, 1 << 30), offset + done);
+      if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${offset + done}`);
+      done += bytesRead;
+    }
+  }
+
+  /** Count a read towards the next check, and refuse one past the end. Returns its length. */
+  private account(offset: number, target: Uint8Array): number {
+    const length = target.byteLength;
+    this.sinceCheck += length;
+    if (offset < 0 || offset + length > this.byteLength) {
+      throw new RangeError(`read past the end: ${offset}+${length} > ${this.byteLength}`);
+    }
+    return length;
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {

@@ -3,7 +3,7 @@ import { alignUp } from './gguf/writer';
 import type { ByteSink, ByteSource } from './io';
 import { planHeader, type ConversionPlan, type PlannedTensor } from './plan';
 import { ChunkWriter, DEFAULT_CHUNK_BYTES, DEFAULT_CHUNKS } from './stream/chunk-writer';
-import { DEFAULT_WINDOW_BYTES, ReadAhead } from './stream/read-ahead';
+import { DEFAULT_WINDOW_BYTES, ReadAhead, syncReadShare } from './stream/read-ahead';
 import { encodeTensor, type GgmlTypeName } from './tensor/encode';
 import { elementView, encodeElements, OUTPUT_UNIT, type ElementArray } from './tensor/kernels';
 import { acquireSimdArena, type KernelStats } from './tensor/simd';
@@ -24,6 +24,11 @@ export interface ConvertOptions {
   chunkBytes?: number;
   /** Output chunks in the ring (default 3; a sink taking several writes at once gets up to this minus one). */
   chunks?: number;
+  /**
+   * The share of reads made on this thread, for a source that can (`readIntoSync`): default
+   * `syncReadShare` of the plan's output and input sizes.
+   */
+  syncReadShare?: number;
   /**
    * Write NaN and infinite values as they are. By default a tensor holding any fails the
    * conversion (`non_finite`), naming the tensor and the count: llama.cpp would apply them.
@@ -89,7 +94,9 @@ export async function convert(plan: ConversionPlan, adapter: ByteSource, sink: B
       return gather ? gather.blockRows * loc.shape[1]! * SOURCE_DTYPE_BYTES[loc.dtype] : false;
     }),
   );
-  const reader = new ReadAhead(adapter, locations, { windowBytes, slabs: arena?.slabs, streamable, ahead });
+  const inputBytes = locations.reduce((sum, loc) => sum + (loc.end - loc.begin), 0);
+  const syncShare = options.syncReadShare ?? syncReadShare(plan.totalBytes, inputBytes);
+  const reader = new ReadAhead(adapter, locations, { windowBytes, slabs: arena?.slabs, streamable, ahead, syncShare });
   const writer = new ChunkWriter(sink, chunkBytes, arena?.chunks ?? chunkCount);
   const nonFinite: NonFiniteTensor[] = [];
   const scratch = new Scratch();

@@ -16,6 +16,13 @@ export interface ByteSource {
    */
   readInto?(offset: number, target: Uint8Array): Promise<void>;
   /**
+   * Optional: the same as `readInto`, done on the calling thread before returning. A source that
+   * reads through a pool of I/O threads (a Node file) offers it so the converter can take some
+   * of the reads off that pool when the pool, not the converter, is what holds the pace (see
+   * `ReadAheadOptions.syncShare`). Throws where `readInto` would reject.
+   */
+  readIntoSync?(offset: number, target: Uint8Array): void;
+  /**
    * Optional: how many reads it serves well at once (default 1). The converter then reads that
    * many windows ahead (a browser Blob: two; a Node file gains nothing from more than one).
    */

@@ -42,6 +42,34 @@ describe('FileSource', () => {
   });
 });
 
+describe('FileSource.readIntoSync (reads made on the converter\'s own thread)', () => {
+  it('reads the same bytes as readInto, refuses a read past the end, and checks the file as readInto does', async () => {
+    const file = join(work, 'sync.bin');
+    const bytes = Uint8Array.from({ length: 4096 }, (_, i) => (i * 31 + 7) & 0xff);
+    writeFileSync(file, bytes);
+    const source = await FileSource.open(file, 64);
+    for (const [offset, length] of [
+      [0, 16],
+      [1000, 3096],
+      [4095, 1],
+    ] as const) {
+      const viaSync = new Uint8Array(length + 8).subarray(3, 3 + length);
+      source.readIntoSync(offset, viaSync);
+      const viaAsync = new Uint8Array(length);
+      await source.readInto(offset, viaAsync);
+      expect([...viaSync]).toEqual([...bytes.subarray(offset, offset + length)]);
+      expect([...viaAsync]).toEqual([...viaSync]);
+    }
+    expect(() => source.readIntoSync(4090, new Uint8Array(7))).toThrow(RangeError);
+    // Checked once 64 bytes have been read since the last check: the read that makes them
+    // passes, the next one finds the file grown and stops.
+    appendFileSync(file, new Uint8Array(8));
+    source.readIntoSync(0, new Uint8Array(64));
+    expect(() => source.readIntoSync(0, new Uint8Array(16))).toThrow(/size went from 4096 to 4104/);
+    await source.close();
+  });
+});
+
 describe('signals in the middle of a conversion', () => {
   // Large enough that writing takes a while (BF16 → f32 doubles it): the signal lands mid-write.
   const adapter = generateAdapter(work, 'big', 192e6, 'BF16');

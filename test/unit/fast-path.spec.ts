@@ -43,6 +43,16 @@ function withReadInto(bytes: Uint8Array): ByteSource {
   };
 }
 
+/** A source that can also read on the calling thread, as the CLI's file source can. */
+function withSyncReads(bytes: Uint8Array): ByteSource {
+  return {
+    ...withReadInto(bytes),
+    readIntoSync(offset, target) {
+      target.set(bytes.subarray(offset, offset + target.byteLength));
+    },
+  };
+}
+
 interface Input {
   name: string;
   adapterConfig: string;
@@ -83,6 +93,10 @@ describe('the fast converter writes the same bytes as the plain path', () => {
         // Windows that let a q/k lora_b of four or more heads stream through in whole heads.
         [withReadInto(input.adapter), { readWindowBytes: 512, chunkBytes: 160 }],
         [bytesSource(input.adapter), { readWindowBytes: 768, chunkBytes: 4096 }],
+        // Some or all reads made on this thread, windows and streamed pieces alike.
+        [withSyncReads(input.adapter), {}],
+        [withSyncReads(input.adapter), { readWindowBytes: 300, chunkBytes: 160, syncReadShare: 0.5 }],
+        [withSyncReads(input.adapter), { readWindowBytes: 512, chunkBytes: 160, syncReadShare: 1 }],
       ] as const) {
         const sink = new MemorySink();
         // Some cases hold NaNs on purpose (rounding edge cases): write them, as the plain path does.

@@ -31,6 +31,29 @@ export interface ReadAheadOptions {
    * Blob reads 1 GB in 6 MiB slices in 1.5 s one at a time and in 0.9 s two at a time.
    */
   ahead?: number;
+  /**
+   * The share of windows (and pieces), 0 to 1, read with the source's `readIntoSync` on the
+   * calling thread instead of ahead through `readInto` (default 0; ignored by a source without
+   * it). Spread evenly: ½ reads every other window itself. See `syncReadShare`.
+   */
+  syncShare?: number;
+}
+
+/**
+ * The share of reads the converter's own thread should make itself (`ReadAheadOptions.syncShare`)
+ * when its source's reads and its sink's writes share one I/O thread (the CLI: one libuv pool
+ * thread). That thread copies every byte in and every byte out, and a byte written costs it more
+ * than a byte read (the file system's allocation on top of the copy); the converter's thread
+ * mostly encodes. Where the output is at least as large as the input, the I/O thread is the one
+ * that holds the pace, and reads moved to the converter's thread even the two out. Measured on a
+ * 1 GB adapter, interleaved (docs/benchmarks.md): BF16 → f16 or bf16 fastest at ½ (0.52 → 0.47 s),
+ * → f32 at all of them (0.72 → 0.59 s), F32 → f32 at ½ (0.52 → 0.46 s); where the output is about
+ * half the input or less (→ q8_0; F32 → f16) it made no difference or, moving more, cost time.
+ * Hence the output's share beyond half the input: 0 up to half, ½ for as large, all from twice.
+ */
+export function syncReadShare(outputBytes: number, inputBytes: number): number {
+  if (!(inputBytes > 0)) return 0;
+  return Math.min(1, Math.max(0, outputBytes / inputBytes - 0.5));
 }
 
 /**
@@ -144,6 +167,9 @@ export class ReadAhead {
    * buffer per tensor.
    */
   private readonly oversized: (Uint8Array | undefined)[];
+  /** Reads made on the calling thread: the share asked for, and its running balance (error diffusion). */
+  private readonly syncShare: number;
+  private syncCredit = 0;
 
   constructor(
     private readonly source: ByteSource,
@@ -155,6 +181,16 @@ export class ReadAhead {
     this.ahead = options.ahead ?? ReadAhead.aheadFor(source);
     this.slabs = Array.from({ length: this.ahead + 1 }, (_, i) => options.slabs?.[i]);
     this.oversized = Array.from({ length: this.ahead + 1 }, () => undefined);
+    this.syncShare = source.readIntoSync ? Math.min(1, Math.max(0, options.syncShare ?? 0)) : 0;
+  }
+
+  /** Whether the next read (a window's or a piece's) is made on this thread: `syncShare` of them, spread evenly. */
+  private takeSync(): boolean {
+    if (this.syncShare === 0) return false;
+    this.syncCredit += this.syncShare;
+    if (this.syncCredit < 1 - 1e-9) return false;
+    this.syncCredit -= 1;
+    return true;
   }
 
   /** Windows to read ahead for a source: as many as it serves at once, 1 to 3. */
@@ -206,9 +242,8 @@ export class ReadAhead {
     const total = loc.end - loc.begin;
     const unit = this.windows[k]!.unit ?? PIECE_ALIGN;
     const piece = Math.floor(this.windowBytes / 2 / unit) * unit;
-    const readInto = this.source.readInto?.bind(this.source);
     let halves: Uint8Array[] | undefined;
-    if (readInto) {
+    if (this.source.readInto) {
       const slab = (this.slabs[k % this.slabs.length] ??= new Uint8Array(this.windowBytes + SLAB_SLACK));
       // Each half starts at the file offset's alignment, as the pieces do (their size is a multiple of 128).
       const shift = loc.begin % PLACEMENT_ALIGN;
@@ -218,9 +253,8 @@ export class ReadAhead {
     const readPiece = (j: number): Promise<Uint8Array> => {
       const from = j * piece;
       const length = Math.min(piece, total - from);
-      const p = halves
-        ? readInto!(loc.begin + from, halves[j % 2]!.subarray(0, length)).then(() => halves[j % 2]!.subarray(0, length))
-        : this.source.read(loc.begin + from, length);
+      const half = halves?.[j % 2]!.subarray(0, length);
+      const p = half ? this.readIntoTarget(loc.begin + from, half).then(() => half) : this.source.read(loc.begin + from, length);
       this.streaming.add(p);
       void p.then(
         () => this.streaming.delete(p),
@@ -274,9 +308,9 @@ export class ReadAhead {
     // Nothing to read ahead for a streamed tensor (its pieces come as they are used) or a deflated one.
     if (window.runs.length === 0) return window;
     const buffers: Uint8Array[] = [];
-    const readInto = this.source.readInto?.bind(this.source);
     const need = window.runs.reduce((a, r) => a + (r.end - r.begin) + 2 * PLACEMENT_ALIGN, 0);
-    if (readInto) {
+    if (this.source.readInto) {
+      const sync = this.takeSync();
       const pool = need <= this.windowBytes + SLAB_SLACK ? this.slabs : this.oversized;
       const index = k % pool.length;
       let slab = pool[index];
@@ -286,7 +320,8 @@ export class ReadAhead {
         // Same alignment as in the file, so element views need no copy when the file's are aligned.
         at = Math.ceil(at / PLACEMENT_ALIGN) * PLACEMENT_ALIGN + (run.begin % PLACEMENT_ALIGN);
         const target = slab.subarray(at, at + (run.end - run.begin));
-        await readInto(run.begin, target);
+        if (sync) this.source.readIntoSync!(run.begin, target);
+        else await this.source.readInto(run.begin, target);
         buffers.push(target);
         at += run.end - run.begin;
       }
@@ -294,5 +329,16 @@ export class ReadAhead {
       for (const run of window.runs) buffers.push(await this.source.read(run.begin, run.end - run.begin));
     }
     return { ...window, buffers };
+  }
+
+  /** A piece's read: on this thread (`takeSync`) or through `readInto`. */
+  private readIntoTarget(offset: number, target: Uint8Array): Promise<void> {
+    if (!this.takeSync()) return this.source.readInto!(offset, target);
+    try {
+      this.source.readIntoSync!(offset, target);
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 }

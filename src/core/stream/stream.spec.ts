@@ -3,7 +3,7 @@ import { bytesSource, type ByteSink, type ByteSource } from '../io';
 import { moveElements, applyOp, rowGatherOf, type MovementOp } from '../tensor/ops';
 import { readTensorBytes, type TensorLocation } from '../tensor/read';
 import { ChunkWriter } from './chunk-writer';
-import { planWindows, ReadAhead } from './read-ahead';
+import { planWindows, ReadAhead, syncReadShare } from './read-ahead';
 
 function randomBytes(n: number, seed = 7): Uint8Array {
   const out = new Uint8Array(n);
@@ -142,6 +142,113 @@ describe('ReadAhead', () => {
     const reader = new ReadAhead(failing, [loc(0, 10), loc(1000, 10)], { windowBytes: 1 });
     expect((await reader.read()).byteLength).toBe(20);
     await expect(reader.read()).rejects.toThrow('gone');
+  });
+});
+
+describe('ReadAhead: reads made on the calling thread (syncShare)', () => {
+  const bytes = randomBytes(1 << 16, 13);
+  // 30 tensors of 150 bytes, 200 apart: with 256-byte windows, one window (one run) each; then a
+  // streamed one read in 7 pieces of 128 bytes.
+  const locs = [...Array.from({ length: 30 }, (_, i) => loc(i * 200, 75)), loc(8001, 448)];
+  const streamable = [...locs.map(() => false).slice(1), true];
+
+  /** A source recording each read as 's' (on this thread) or 'a' (through readInto). */
+  function recordingSource(withSync: boolean) {
+    const log: string[] = [];
+    const source: ByteSource = {
+      byteLength: bytes.byteLength,
+      read: (o, l) => bytesSource(bytes).read(o, l),
+      async readInto(offset, target) {
+        log.push('a');
+        await new Promise((r) => setTimeout(r, 1));
+        target.set(bytes.subarray(offset, offset + target.byteLength));
+      },
+      ...(withSync
+        ? {
+            readIntoSync(offset: number, target: Uint8Array) {
+              log.push('s');
+              target.set(bytes.subarray(offset, offset + target.byteLength));
+            },
+          }
+        : {}),
+    };
+    return { source, log };
+  }
+
+  async function readAll(reader: ReadAhead): Promise<void> {
+    for (const l of locs) {
+      if (reader.nextIsStreamed()) {
+        const all: number[] = [];
+        for await (const piece of reader.pieces()) all.push(...piece);
+        expect(all).toEqual([...bytes.subarray(l.begin, l.end)]);
+      } else {
+        expect([...(await reader.read())]).toEqual([...bytes.subarray(l.begin, l.end)]);
+      }
+    }
+  }
+
+  for (const [share, pattern] of [
+    [0, /^a+$/],
+    [0.5, /^(as)+a?$/],
+    [1 / 3, /^(aas)+a?a?$/],
+    [1, /^s+$/],
+  ] as const) {
+    it(`reads a share of ${share.toFixed(2)} of the windows and pieces itself, spread evenly, with the same bytes`, async () => {
+      const { source, log } = recordingSource(true);
+      await readAll(new ReadAhead(source, locs, { windowBytes: 256, gapBytes: 0, streamable, syncShare: share }));
+      // 30 windows and 7 pieces.
+      expect(log).toHaveLength(37);
+      expect(log.join('')).toMatch(pattern);
+    });
+  }
+
+  it('ignores the share for a source that cannot read synchronously', async () => {
+    const { source, log } = recordingSource(false);
+    await readAll(new ReadAhead(source, locs, { windowBytes: 256, gapBytes: 0, streamable, syncShare: 1 }));
+    expect(log.join('')).toMatch(/^a{37}$/);
+  });
+
+  it('surfaces a failed synchronous read where its tensor or piece is asked for', async () => {
+    let n = 0;
+    const failing: ByteSource = {
+      byteLength: bytes.byteLength,
+      read: (o, l) => bytesSource(bytes).read(o, l),
+      readInto: async (o, t) => t.set(bytes.subarray(o, o + t.byteLength)),
+      readIntoSync(o, t) {
+        if (++n === 2) throw new Error('sync read failed');
+        t.set(bytes.subarray(o, o + t.byteLength));
+      },
+    };
+    const reader = new ReadAhead(failing, [loc(0, 10), loc(1000, 10), loc(2000, 10)], { windowBytes: 1, syncShare: 1 });
+    expect((await reader.read()).byteLength).toBe(20);
+    await expect(reader.read()).rejects.toThrow('sync read failed');
+    await reader.settle();
+
+    const pieces = new ReadAhead(
+      {
+        ...failing,
+        readIntoSync: () => {
+          throw new Error('piece failed');
+        },
+      },
+      [loc(0, 2000)],
+      { windowBytes: 512, streamable: [true], syncShare: 1 },
+    );
+    await expect(
+      (async () => {
+        for await (const p of pieces.pieces()) expect(p.byteLength).toBeGreaterThan(0);
+      })(),
+    ).rejects.toThrow('piece failed');
+  });
+
+  it('syncReadShare: none up to an output half the input, half for as large, all from twice', () => {
+    expect(syncReadShare(0.27e9, 1e9)).toBe(0);
+    expect(syncReadShare(0.5e9, 1e9)).toBe(0);
+    expect(syncReadShare(0.53e9, 1e9)).toBeCloseTo(0.03);
+    expect(syncReadShare(1e9, 1e9)).toBe(0.5);
+    expect(syncReadShare(1.5e9, 1e9)).toBe(1);
+    expect(syncReadShare(2e9, 1e9)).toBe(1);
+    expect(syncReadShare(10, 0)).toBe(0);
   });
 });
 
