@@ -44,20 +44,36 @@ let loaded: SimdExports | null | undefined;
 let memoryView: Uint8Array | undefined;
 let enabled = true;
 
-function decodeBase64(text: string): Uint8Array {
+/** Each base64 character's 6-bit value, by character code (the module's text is plain base64). */
+const BASE64_VALUES = (() => {
+  const values = new Uint8Array(128);
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-  const clean = text.replace(/=+$/, '');
-  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
-  let bits = 0;
-  let value = 0;
+  for (let i = 0; i < alphabet.length; i++) values[alphabet.charCodeAt(i)] = i;
+  return values;
+})();
+
+/**
+ * The module's bytes from its base64 text: four characters to three bytes through a table (a
+ * character-by-character `indexOf` took 3–6 ms of every start).
+ */
+export function decodeBase64(text: string): Uint8Array {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 61 /* = */) end--;
+  const out = new Uint8Array(Math.floor((end * 3) / 4));
+  const v = (i: number) => BASE64_VALUES[text.charCodeAt(i)]!;
   let at = 0;
-  for (const ch of clean) {
-    value = (value << 6) | alphabet.indexOf(ch);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[at++] = (value >>> bits) & 0xff;
-    }
+  let i = 0;
+  for (; i + 4 <= end; i += 4) {
+    const n = (v(i) << 18) | (v(i + 1) << 12) | (v(i + 2) << 6) | v(i + 3);
+    out[at++] = n >>> 16;
+    out[at++] = (n >>> 8) & 0xff;
+    out[at++] = n & 0xff;
+  }
+  // The last group of two or three characters: one or two bytes.
+  if (end - i >= 2) {
+    const n = (v(i) << 18) | (v(i + 1) << 12) | (end - i === 3 ? v(i + 2) << 6 : 0);
+    out[at] = n >>> 16;
+    if (end - i === 3) out[at + 1] = (n >>> 8) & 0xff;
   }
   return out;
 }
