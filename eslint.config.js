@@ -31,8 +31,8 @@ export default tseslint.config(
     languageOptions: { globals: globals.node },
   },
   {
-    // The command's entry is CommonJS on purpose (see its header).
-    files: ['bin/**/*.cjs'],
+    // The command's entry and the benchmark's preloaded hook are CommonJS on purpose (see their headers).
+    files: ['bin/**/*.cjs', 'bench/**/*.cjs'],
     languageOptions: { globals: globals.node, sourceType: 'commonjs' },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

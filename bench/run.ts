@@ -5,7 +5,7 @@
  * - the yardstick: a userspace copy of the same file (a read/write loop in Node, 1 MiB blocks —
  *   not `cp`, which may clone the file inside the kernel);
  * - the CLI (the bundle users run, as a child process) for every outtype: wall time, CPU time and
- *   peak RSS of the process itself (bench/rusage-hook.mjs), MB/s of input;
+ *   peak RSS of the process itself (bench/rusage-hook.cjs), MB/s of input;
  * - the browser: the production build in headless Chromium, timed from Convert to Done, with the
  *   renderer's (page + worker) peak RSS;
  * and the CLI's start: `--version` and a tiny adapter end to end.
@@ -32,7 +32,7 @@ import { generateAdapter, type BenchDtype, type GeneratedAdapter } from './gener
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'lora2gguf.cjs');
-const HOOK = join(ROOT, 'bench', 'rusage-hook.mjs');
+const HOOK = join(ROOT, 'bench', 'rusage-hook.cjs');
 const MB = 1e6;
 
 interface Timing {
@@ -160,7 +160,7 @@ function cli(args: string[], work: string): Timing {
   const usage = join(work, `rusage-${process.pid}.json`);
   rmSync(usage, { force: true });
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['--import', HOOK, BIN, ...args], { env: { ...process.env, L2G_RUSAGE_FILE: usage }, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--require', HOOK, BIN, ...args], { env: { ...process.env, L2G_RUSAGE_FILE: usage }, encoding: 'utf8' });
   const seconds = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`lora2gguf ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   const u = JSON.parse(readFileSync(usage, 'utf8')) as { userMicros: number; systemMicros: number; maxRssKiB: number };

@@ -3,7 +3,7 @@
  * below the file's size: once with the address space capped at 1.5 GiB (`ulimit -v`; WebAssembly
  * cannot reserve its memory there, so the JavaScript kernels run), once with V8's heap capped at
  * 48 MB (`--max-old-space-size`, SIMD kernels). Each writes the whole file, and the process's peak
- * resident memory (read by bench/rusage-hook.mjs at exit) stays a small fraction of it.
+ * resident memory (read by bench/rusage-hook.cjs at exit) stays a small fraction of it.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { generateAdapter, type GeneratedAdapter } from '../../bench/generate';
 
 const GIB = 2 ** 30;
 const CLI = join(process.cwd(), 'dist-cli', 'lora2gguf.mjs');
-const HOOK = join(process.cwd(), 'bench', 'rusage-hook.mjs');
+const HOOK = join(process.cwd(), 'bench', 'rusage-hook.cjs');
 /** Peak RSS allowed: far below the 4 GiB input and the 3.1 GiB output. */
 const MAX_RSS_BYTES = 256 * 2 ** 20;
 
@@ -42,7 +42,7 @@ function run(prefix: string, nodeFlags: string): Run {
   const out = join(scratch, 'out.gguf');
   const rusage = join(scratch, 'rusage.json');
   rmSync(out, { force: true });
-  const command = `${prefix} exec node --import "${HOOK}" ${nodeFlags} "${CLI}" "${adapter.dir}" --base "${adapter.baseDir}" --outtype q8_0 -o "${out}" --force --json`;
+  const command = `${prefix} exec node --require "${HOOK}" ${nodeFlags} "${CLI}" "${adapter.dir}" --base "${adapter.baseDir}" --outtype q8_0 -o "${out}" --force --json`;
   const r = spawnSync('bash', ['-c', command], { encoding: 'utf8', env: { ...process.env, L2G_RUSAGE_FILE: rusage }, timeout: 180_000 });
   const result: Run = {
     status: r.status,
@@ -64,7 +64,9 @@ function expectConverted(r: Run, label: string) {
   expect(r.outBytes).toBeGreaterThan(adapter.bytes * (34 / 64));
   expect(r.summary.nonFinite).toEqual([]);
   expect(r.maxRssBytes).toBeLessThan(MAX_RSS_BYTES);
-  console.log(`${label}: ${(adapter.bytes / GIB).toFixed(2)} GiB in, ${(r.outBytes / GIB).toFixed(2)} GiB out, ${r.summary.kernels} kernels, peak RSS ${(r.maxRssBytes / 2 ** 20).toFixed(0)} MiB`);
+  console.log(
+    `${label}: ${(adapter.bytes / GIB).toFixed(2)} GiB in, ${(r.outBytes / GIB).toFixed(2)} GiB out, ${r.summary.kernels} kernels, peak RSS ${(r.maxRssBytes / 2 ** 20).toFixed(0)} MiB`,
+  );
 }
 
 describe('a 4 GiB adapter under a memory cap', () => {
