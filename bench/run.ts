@@ -111,13 +111,6 @@ function warm(file: string): void {
  * step — the copy, each CLI run, each browser run just before Convert — is prepared the same way.
  */
 function prepare(work: string, bytes: number): void {
-  // First let the guest report what the step before freed (its output, a browser's profile):
-  // the kernel reports free pages in rounds 2 s apart, and a round running during the scratch's
-  // sync gave the memory the next step takes to the host. Measured before this wait, in one
-  // 9-run series of 1 GB BF16, where the rotation put → f16 after the 2 GB f32 output in 7 runs
-  // of 9: → f16 took 0.84–1.18 s in seven runs (0.52 and 0.59 s in the others), → bf16, which
-  // writes the same bytes, 0.46–0.56 s in eight. (`--quick` checks only that paths run: no wait.)
-  if (!quick) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SETTLE_MS);
   // 5 % over the step's own bytes: the header, and room to spare.
   const total = Math.ceil(bytes * 1.05);
   const scratch = join(work, 'prefault.bin');
@@ -131,9 +124,6 @@ function prepare(work: string, bytes: number): void {
   execFileSync('sync');
   rmSync(scratch, { force: true });
 }
-
-/** How long `prepare` waits for the guest's free page reporting to settle: more than its 2 s rounds. */
-const SETTLE_MS = 3000;
 
 /** `list` turned left by `by` places. */
 function rotate<T>(list: readonly T[], by: number): T[] {
