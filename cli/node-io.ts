@@ -4,7 +4,8 @@
  * `<out>` only when everything went well. Any failure or interruption removes the partial file.
  */
 import { link, open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
-import { fstatSync, lstatSync, readSync, renameSync, rmSync } from 'node:fs';
+import { close as closeCallback, fstatSync, lstatSync, openSync, readSync, renameSync, rmSync, write as writeCallback } from 'node:fs';
+import { promisify } from 'node:util';
 import { ConversionError, type ByteSink, type ByteSource } from '../src/core';
 
 /**
@@ -114,6 +115,13 @@ export class FileSource implements ByteSource {
   }
 }
 
+/** fs.write and fs.close on a descriptor, as promises (the sink holds a descriptor, see AtomicFileSink.create). */
+const closeFd = promisify(closeCallback);
+const writeAsync = promisify(writeCallback);
+async function writeFd(fd: number, data: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+  return (await writeAsync(fd, data, offset, length, position)).bytesWritten;
+}
+
 /** Partial outputs still on disk, removed synchronously if the process is interrupted. */
 const pending = new Set<string>();
 let handlersInstalled = false;
@@ -171,8 +179,9 @@ export function writeError(e: unknown, path: string, at: number): ConversionErro
  */
 export class AtomicFileSink implements ByteSink {
   private position = 0;
+  private closed = false;
   private constructor(
-    private readonly handle: FileHandle,
+    private readonly fd: number,
     readonly path: string,
     readonly tempPath: string,
   ) {}
@@ -180,9 +189,20 @@ export class AtomicFileSink implements ByteSink {
   static async create(path: string): Promise<AtomicFileSink> {
     installSignalHandlers();
     const tempPath = partialPath(path);
-    const handle = await open(tempPath, 'wx');
+    // Created and registered in one synchronous step: a signal's handler (which runs between
+    // JavaScript tasks) finds the file either absent or registered for removal, never created
+    // and unregistered — as it could while an asynchronous open's result waited in the event
+    // loop (a SIGTERM right after the file appeared left it behind).
+    const fd = openSync(tempPath, 'wx');
     pending.add(tempPath);
-    return new AtomicFileSink(handle, path, tempPath);
+    return new AtomicFileSink(fd, path, tempPath);
+  }
+
+  /** Close the file once (a descriptor closed twice could be another file's by then). */
+  private async closeFile(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await closeFd(this.fd);
   }
 
   /** Bytes handed to the sink: written, or being written by a write still in flight. */
@@ -203,7 +223,7 @@ export class AtomicFileSink implements ByteSink {
     let done = 0;
     try {
       while (done < chunk.byteLength) {
-        const { bytesWritten } = await this.handle.write(chunk, done, chunk.byteLength - done, at + done);
+        const bytesWritten = await writeFd(this.fd, chunk, done, chunk.byteLength - done, at + done);
         done += bytesWritten;
       }
     } catch (e) {
@@ -217,7 +237,7 @@ export class AtomicFileSink implements ByteSink {
    * at disk speed; the rename is what makes a failed or interrupted run leave nothing behind.
    */
   async commit(overwrite: boolean): Promise<void> {
-    await this.handle.close();
+    await this.closeFile();
     if (overwrite) {
       await this.replace();
     } else {
@@ -271,9 +291,9 @@ export class AtomicFileSink implements ByteSink {
   /** Close and delete the partial file. Safe to call more than once. */
   async abort(): Promise<void> {
     try {
-      await this.handle.close();
+      await this.closeFile();
     } catch {
-      // already closed
+      // nothing more to do: the file is removed either way
     }
     await rm(this.tempPath, { force: true });
     pending.delete(this.tempPath);
