@@ -62,7 +62,7 @@ export class FileSource implements ByteSource {
 
   /** Fill `target` from `offset`: the converter's read-ahead reuses its buffers through this. */
   async readInto(offset: number, target: Uint8Array): Promise<void> {
-    if (this.sinceCheck >= this.checkEveryBytes) await this.assertUnchanged();
+    if (this.checkDue()) this.assertSame(await this.handle.stat());
     const length = this.account(offset, target);
     let done = 0;
     while (done < length) {
@@ -78,10 +78,7 @@ export class FileSource implements ByteSource {
    * thread pool, which also does all the writes, is the one holding the pace.
    */
   readIntoSync(offset: number, target: Uint8Array): void {
-    if (this.sinceCheck >= this.checkEveryBytes) {
-      this.sinceCheck = 0;
-      this.assertSame(fstatSync(this.handle.fd));
-    }
+    if (this.checkDue()) this.assertSame(fstatSync(this.handle.fd));
     const length = this.account(offset, target);
     let done = 0;
     while (done < length) {
@@ -89,6 +86,13 @@ export class FileSource implements ByteSource {
       if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${offset + done}`);
       done += bytesRead;
     }
+  }
+
+  /** Whether this read checks the file (the first, then one every `checkEveryBytes`); restarts the count. */
+  private checkDue(): boolean {
+    if (this.sinceCheck < this.checkEveryBytes) return false;
+    this.sinceCheck = 0;
+    return true;
   }
 
   /** Count a read towards the next check, and refuse one past the end. Returns its length. */

@@ -254,7 +254,7 @@ export class ReadAhead {
       const from = j * piece;
       const length = Math.min(piece, total - from);
       const half = halves?.[j % 2]!.subarray(0, length);
-      const p = half ? this.readIntoTarget(loc.begin + from, half).then(() => half) : this.source.read(loc.begin + from, length);
+      const p = half ? this.readRange(loc.begin + from, half, this.takeSync()).then(() => half) : this.source.read(loc.begin + from, length);
       this.streaming.add(p);
       void p.then(
         () => this.streaming.delete(p),
@@ -320,8 +320,7 @@ export class ReadAhead {
         // Same alignment as in the file, so element views need no copy when the file's are aligned.
         at = Math.ceil(at / PLACEMENT_ALIGN) * PLACEMENT_ALIGN + (run.begin % PLACEMENT_ALIGN);
         const target = slab.subarray(at, at + (run.end - run.begin));
-        if (sync) this.source.readIntoSync!(run.begin, target);
-        else await this.source.readInto(run.begin, target);
+        await this.readRange(run.begin, target, sync);
         buffers.push(target);
         at += run.end - run.begin;
       }
@@ -331,9 +330,9 @@ export class ReadAhead {
     return { ...window, buffers };
   }
 
-  /** A piece's read: on this thread (`takeSync`) or through `readInto`. */
-  private readIntoTarget(offset: number, target: Uint8Array): Promise<void> {
-    if (!this.takeSync()) return this.source.readInto!(offset, target);
+  /** Fill `target` from `offset`: on this thread (`sync`, from `takeSync`) or through `readInto`. */
+  private readRange(offset: number, target: Uint8Array, sync: boolean): Promise<void> {
+    if (!sync) return this.source.readInto!(offset, target);
     try {
       this.source.readIntoSync!(offset, target);
       return Promise.resolve();
